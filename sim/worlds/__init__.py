@@ -1,0 +1,25 @@
+"""Procedural world generators, chosen by the world type of a scene spec.
+
+Each generator module exposes ``WORLD``: a ``WorldType`` with a frozen keyword-only ``Config``
+dataclass (the spec's parameters) and ``generate(config) -> Scene``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sim.registry import Registry
+
+__all__ = ["WorldType", "WORLDS"]
+
+
+@dataclass(frozen=True)
+class WorldType:
+    name: str
+    config: type
+    generate: Callable[[Any], Any]
+    description: str = ""
+
+
+WORLDS: Registry[WorldType] = Registry("world type")
+WORLDS.register_lazy("rooms", "sim.worlds.rooms:WORLD")

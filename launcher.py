@@ -22,7 +22,7 @@ HANDLERS = {
     "setup": "app.bootstrap:cli",
     "gui": "ui.app:run_gui",
     "world": "app.cli_world:cmd_world",
-    "drive": "app.cli_world:cmd_drive",
+    "drive": "app.cli_drive:cmd_drive",
     "explore": "app.cli_memory:cmd_explore",
     "import-gml": "app.cli_memory:cmd_import_gml",
     "memory": "app.cli_memory:cmd_memory",
@@ -65,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    s = sub.add_parser("drive", help="drive the robot by waypoints or keys and write the trajectory")
+    s = sub.add_parser("drive", help="drive the robot (explore, waypoints or keys); write a map and coverage")
     s.add_argument("--scene", required=True, help="scene spec")
     g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--explore", action="store_true", help="frontier exploration until nothing is left")
     g.add_argument("--waypoints", help="'x,y;x,y;...' or a file with one 'x y [floor]' per line")
-    g.add_argument("--teleop", action="store_true", help="read w/a/s/d (+Enter) from the terminal")
+    g.add_argument("--teleop", action="store_true", help="read w/a/s/d/q (+Enter) from the terminal")
+    s.add_argument("--steps", type=int, default=3000, help="maximum number of steps")
     s.add_argument("--out", help="folder for the trajectory map PNG and frames")
     s.add_argument("--json", action="store_true")
 

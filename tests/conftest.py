@@ -11,6 +11,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.fixtures_llm"]
+
 from sim.loader import load_scene  # noqa: E402
 
 

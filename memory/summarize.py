@@ -12,6 +12,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from memory.forest import ClusterView, Summary
 from memory.types import NodeKind, object_name
 
@@ -67,6 +69,7 @@ class RoomModel:
     volumes: dict[str, float] = field(default_factory=dict)  # label -> typical volume m^3
     outdoor_types: frozenset[str] = frozenset()
     alpha: float = 0.05
+    priors: dict[str, float] = field(default_factory=dict)  # room type -> prior weight (default 1)
 
     @classmethod
     @functools.cache
@@ -75,16 +78,23 @@ class RoomModel:
         from sim.catalog import load_catalog
 
         cat = load_catalog()
-        weights: dict[str, dict[str, float]] = {}
+        weights: dict[str, dict[str, float]] = {r: {} for r in cat.room_types}
         volumes: dict[str, float] = {}
         for c in cat.categories.values():
             for room, w in c.rooms.items():
                 weights.setdefault(room, {})[c.name] = float(w)
-            volumes[c.name] = float(c.typical_volume)
+            volumes[c.name] = float(np.prod([(a + b) / 2.0 for a, b in (c.size.w, c.size.d, c.size.h)]))
+        for r in cat.room_types.values():  # required categories always appear in their room type
+            for name in r.required:
+                weights[r.name][name] = max(weights[r.name].get(name, 0.0), 1.0)
+            for group in r.any_of:
+                for name in group:
+                    weights[r.name][name] = max(weights[r.name].get(name, 0.0), 1.0 / len(group))
         outdoor = frozenset(r.name for r in cat.room_types.values() if r.outdoor)
-        for r in cat.room_types.values():
-            weights.setdefault(r.name, {})
-        return cls(weights, volumes, outdoor)
+        # office-building room types name what a house has too (a restroom is a bathroom); they
+        # win only with clearer evidence
+        priors = {r: 0.15 for r in ("restroom", "open office", "kitchenette", "corridor", "reception")}
+        return cls(weights, volumes, outdoor, priors=priors)
 
     def _p(self, room: str, label: str) -> float:
         w = self.weights.get(room, {})
@@ -103,7 +113,7 @@ class RoomModel:
             return (corridor[0], 0.3) if corridor else ("", 0.0)
         scores = []
         for r in rooms:
-            s = 0.0
+            s = math.log(self.priors.get(r, 1.0))
             for label, n in items:
                 s += min(n, 3) * math.log(self._p(r, label))
             if elongated and r in ("hallway", "corridor", "path"):

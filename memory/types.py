@@ -141,7 +141,8 @@ class ObjectRecord:
     def text(self) -> str:
         extra = f", {', '.join(self.attributes)}" if self.attributes else ""
         where = f" in the {self.room_guess}" if self.room_guess else ""
-        return f"a {self.name}{where}{extra}"
+        article = "an" if self.name[:1].lower() in "aeiou" else "a"
+        return f"{article} {self.name}{where}{extra}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,315 @@
+"""Memory-file commands: ``import-gml FILE --out MEM.db [--keep-forest]`` and ``memory info|export-gml``.
+
+The import is a progress generator (``import_gml_job``) so the GUI can run it in a worker while
+the CLI shows tqdm bars. Its stages: read the GML, write the leaves, embed leaf texts, keep the
+file's forest or rebuild one from the leaves (``rebuild_forest``), embed cluster texts, store
+thumbnails of street-view images, and save the memory file atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.progress import CancelToken, Progress, drain, run_with_progress
+from memory.gml import GmlImport, export_gml, import_gml
+from memory.store import Membership, MemoryFileError, MemoryFileUnwritable, MemoryStore, content_hash, relation_to_edge
+from memory.types import LEVEL_NAMES, ClusterRecord, ObjectRecord, PlaceRecord
+from sim.errors import LabError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "MemoryCommandError", "ForestUnavailable", "ImportSummary", "import_gml_job", "rebuild_forest",
+    "embed_records", "load_text_encoder", "memory_info", "format_memory_info",
+    "cmd_import_gml", "cmd_memory",
+]
+
+THUMB_SIZE = 160  # longest side of a stored thumbnail, pixels
+EMBED_BATCH = 64
+
+
+class MemoryCommandError(LabError):
+    """A memory command cannot do what was asked (bad output path, nothing to export ...)."""
+
+
+class ForestUnavailable(MemoryCommandError):
+    """The semantic forest module is not part of this build, so the forest cannot be rebuilt."""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What ``import_gml_job`` wrote."""
+
+    out: str
+    format: str
+    environment: str
+    places: int
+    objects: int
+    clusters: int
+    relations: int
+    traverse: int
+    forest: str  # "file" (kept) or "rebuilt"
+    encoder: str  # "" when no text encoder was available
+    embedded: int
+    thumbnails: int
+    seconds: float
+
+
+# ------------------------------------------------------------------------------------------ import
+def load_text_encoder() -> Any | None:
+    """The default text encoder (MiniLM), or ``None`` when the encoder package or its model is missing."""
+    try:
+        from memory.encoders import EncoderConfig, make_encoder
+    except ImportError as e:
+        log.info("no encoder package (%s); the memory is written without vectors", e)
+        return None
+    try:
+        return make_encoder(EncoderConfig())
+    except LabError as e:
+        log.warning("text encoder unavailable, the memory is written without vectors: %s", e)
+        return None
+
+
+def rebuild_forest(records: Sequence[PlaceRecord | ObjectRecord], vectors: Mapping[str, np.ndarray] | None = None,
+                   ) -> tuple[list[ClusterRecord], list[Membership]]:
+    """A new semantic forest over places and objects (``memory.forest`` batch build with the built-in
+    extractive summaries); ``vectors`` are the leaves' text embeddings, where known.
+
+    Cluster texts are not embedded here: ``embed_records`` does it with the store's cache.
+    Raises ``ForestUnavailable`` when the forest module is not part of this build.
+    """
+    try:
+        from memory.forest import SemanticForest, leaf_from_record
+        from memory.summarize import ExtractiveSummariser
+    except ModuleNotFoundError as e:
+        if e.name not in ("memory.forest", "memory.summarize"):
+            raise
+        raise ForestUnavailable(f"cannot rebuild the forest: {e.name} is not available in this build; "
+                                "use --keep-forest to keep the file's clusters") from None
+    vectors = vectors or {}
+    forest = SemanticForest(summariser=ExtractiveSummariser())
+    report = forest.build([leaf_from_record(r, vectors.get(r.id)) for r in records])
+    clusters, pairs = forest.to_records()
+    level = {c.id: c.level for c in clusters}
+    log.info("rebuilt the forest: %d clusters in %.2f s", len(clusters), report.seconds)
+    return clusters, [Membership(child, parent, level[parent]) for child, parent in pairs]
+
+
+def embed_records(store: MemoryStore, encoder: Any, records: Sequence[Any], *,
+                  cancel: CancelToken | None = None) -> Generator[Progress, None, dict[str, np.ndarray]]:
+    """Embed the ``text`` of records whose vector is missing or stale in ``store``; returns id -> vector
+    for every record (cached vectors included)."""
+    texts = {r.id: r.text for r in records}
+    hashes = {i: content_hash(t) for i, t in texts.items()}
+    todo = store.missing_embeddings(encoder.id, "text", hashes)
+    yield Progress("embed text", 0, len(todo), f"{len(texts) - len(todo)} cached")
+    for start in range(0, len(todo), EMBED_BATCH):
+        if cancel is not None:
+            cancel.check()
+        ids = todo[start:start + EMBED_BATCH]
+        vecs = encoder.encode_text([texts[i] for i in ids])
+        store.put_embeddings(encoder.id, "text", ids, vecs, [hashes[i] for i in ids])
+        yield Progress("embed text", start + len(ids), len(todo))
+    got_ids, mat = store.get_embeddings(encoder.id, "text", list(texts))
+    return dict(zip(got_ids, mat, strict=True))
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output that cannot be written or that is something other than a memory file."""
+    if out.is_dir():
+        raise MemoryCommandError(f"cannot write {out}: it is a folder")
+    if not out.parent.is_dir():
+        raise MemoryFileUnwritable(f"cannot write {out}: folder {out.parent} does not exist", path=out)
+    if out.exists() and out.stat().st_size > 0:
+        try:
+            MemoryStore.open(out, create=False, readonly=True).close()
+        except MemoryFileError as e:
+            raise MemoryCommandError(f"refusing to overwrite {out}: {e}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise MemoryFileUnwritable(f"cannot write in {out.parent}: {e.strerror or e}", path=out) from e
+
+
+def _thumbnails(store: MemoryStore, gml: GmlImport, base: Path) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    done, missing = 0, []
+    for pid, rel in gml.image_paths.items():
+        p = Path(rel) if Path(rel).is_absolute() else base / rel
+        try:
+            with Image.open(p) as im:
+                im = im.convert("RGB")
+                im.thumbnail((THUMB_SIZE, THUMB_SIZE))
+                store.put_image(pid, "thumb", np.asarray(im))
+                done += 1
+        except (OSError, UnidentifiedImageError):
+            missing.append(rel)
+    if missing:
+        log.warning("%d of %d images could not be read (first: %s)", len(missing), len(gml.image_paths), missing[0])
+    return done
+
+
+def import_gml_job(gml_path: str | Path, out: str | Path, *, keep_forest: bool = False, encoder: Any = "auto",
+                   cancel: CancelToken | None = None) -> Generator[Progress, None, ImportSummary]:
+    """Import an Embodied-RAG GML file into a new memory file at ``out`` (replaced atomically).
+
+    ``encoder``: ``"auto"`` loads the default text encoder when available, ``None`` skips vectors,
+    anything else is used as the encoder. An existing ``out`` is only replaced if it is a memory file.
+    """
+    t0 = time.perf_counter()
+    src, dst = Path(gml_path), Path(out)
+    yield Progress("read GML", 0, 1, src.name)
+    gml = import_gml(src)
+    _check_out(dst)
+    yield Progress("read GML", 1, 1, src.name)
+    enc = load_text_encoder() if encoder == "auto" else encoder
+    with tempfile.TemporaryDirectory(prefix="import-gml-") as tmp:
+        with MemoryStore.open(Path(tmp) / "memory.db") as store:
+            store.upsert_places(gml.places)
+            store.upsert_objects(gml.objects)
+            store.put_edges([*gml.traverse, *gml.sees, *(relation_to_edge(r) for r in gml.relations)])
+            vectors: dict[str, np.ndarray] = {}
+            if enc is not None:
+                vectors = yield from embed_records(store, enc, [*gml.places, *gml.objects], cancel=cancel)
+            if cancel is not None:
+                cancel.check()
+            yield Progress("forest", 0, 1, "kept from the file" if keep_forest else "rebuilding")
+            if keep_forest:
+                clusters, membership = list(gml.clusters), list(gml.membership)
+            else:
+                clusters, membership = rebuild_forest([*gml.places, *gml.objects], vectors)
+            store.upsert_clusters(clusters)
+            store.set_membership(membership, replace=True)
+            yield Progress("forest", 1, 1, f"{len(clusters)} clusters")
+            if enc is not None and clusters:
+                yield from embed_records(store, enc, clusters, cancel=cancel)
+            thumbs = _thumbnails(store, gml, src.parent) if gml.image_paths else 0
+            digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+            store.set_meta("scene", "")
+            store.set_meta("source", {"kind": "gml", "file": str(src.resolve()), "sha256": digest,
+                                      **{k: gml.meta[k] for k in ("format", "environment") if k in gml.meta}})
+            store.set_meta("import", dict(gml.meta))
+            store.set_meta("forest", "file" if keep_forest else "rebuilt")
+            yield Progress("save", 0, 1, dst.name)
+            store.save_as(dst)
+    yield Progress("save", 1, 1, dst.name)
+    return ImportSummary(str(dst), str(gml.meta.get("format", "")), str(gml.meta.get("environment", "")),
+                         len(gml.places), len(gml.objects), len(clusters), len(gml.relations), len(gml.traverse),
+                         "file" if keep_forest else "rebuilt", getattr(enc, "id", "") if enc is not None else "",
+                         len(vectors) + (len(clusters) if enc is not None else 0), thumbs,
+                         time.perf_counter() - t0)
+
+
+def cmd_import_gml(args: argparse.Namespace) -> int:
+    """``import-gml FILE --out MEM.db [--keep-forest]``."""
+    job = import_gml_job(args.file, args.out, keep_forest=bool(args.keep_forest))
+    s = run_with_progress(job, desc="") if sys.stderr.isatty() else drain(job)
+    vec = f", {s.embedded} vectors ({s.encoder})" if s.encoder else ", no vectors (no text encoder)"
+    print(f"imported {Path(args.file).name} ({s.format}, {s.environment}): {s.places} places, {s.objects} objects, "
+          f"{s.clusters} clusters ({'from the file' if s.forest == 'file' else 'rebuilt'}), {s.relations} relations, "
+          f"{s.traverse} traverse edges{vec}" + (f", {s.thumbnails} thumbnails" if s.thumbnails else "")
+          + f" -> {s.out} in {s.seconds:.1f} s")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- memory info
+def memory_info(path: str | Path) -> dict[str, Any]:
+    """Counts per kind and level, edges per kind, vectors, size, schema, source and top-level summaries."""
+    with MemoryStore.open(path, create=False, readonly=True) as store:
+        st = store.stats()
+        meta = store.meta()
+        spaces = store.embedding_spaces()
+        snap = store.load()
+        size = store.file_size()
+    kinds: dict[str, int] = {"place": 0, "object": 0, "cluster": 0}
+    levels: dict[str, int] = {}
+    for (kind, level), n in st["nodes"].items():
+        kinds[kind] = kinds.get(kind, 0) + n
+        levels[str(level)] = levels.get(str(level), 0) + n
+    top_level = max((c.level for c in snap.clusters), default=None)
+    parents = snap.parents
+    return {
+        "path": str(path), "size_bytes": size, "schema_version": meta.get("schema_version"),
+        "app_version": meta.get("app_version"), "created": meta.get("created"), "modified": meta.get("modified"),
+        "scene": meta.get("scene", ""), "source": meta.get("source"), "forest": meta.get("forest", ""),
+        "nodes": kinds, "levels": dict(sorted(levels.items(), key=lambda kv: int(kv[0]))), "edges": st["edges"],
+        "membership": st["membership"],
+        "orphan_leaves": sum(1 for r in (*snap.places, *snap.objects) if r.id not in parents) if snap.clusters else 0,
+        "embeddings": [s._asdict() for s in spaces], "images": st["images"], "top_level": top_level,
+        "top": [{"id": c.id, "level": c.level, "name": c.name, "summary": c.summary, "n_leaves": c.n_leaves}
+                for c in snap.clusters if c.level == top_level],
+    }
+
+
+def _level_name(level: int) -> str:
+    return f"L{level} {LEVEL_NAMES[level]}" if 0 <= level < len(LEVEL_NAMES) else f"L{level}"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def format_memory_info(info: dict[str, Any], width: int | None = None) -> str:
+    """``memory_info`` as aligned text, summaries wrapped to ``width`` (the terminal's, at most 100)."""
+    width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
+    src = info.get("source") or {}
+    rows = [
+        ("memory file", f"{info['path']} ({_size(info['size_bytes'])}, schema {info['schema_version']}, "
+                        f"app {info['app_version']})"),
+        ("created", f"{info['created']}, modified {info['modified']}"),
+        ("source", (f"{src.get('format', '')} GML {Path(src.get('file', '')).name} ({src.get('environment', '')})"
+                    if src.get("kind") == "gml" else info.get("scene") or "—")),
+        ("nodes", ", ".join(f"{n} {k}s" for k, n in info["nodes"].items())),
+        ("levels", " · ".join(f"{_level_name(int(lv))}: {n}" for lv, n in info["levels"].items()) or "—"),
+        ("edges", ", ".join(f"{k} {n}" for k, n in info["edges"].items()) or "—"),
+        ("forest", f"{info['membership']} memberships"
+                   + (f", {info['orphan_leaves']} leaves without a cluster" if info["orphan_leaves"] else "")
+                   + (f" ({info['forest']})" if info["forest"] else "")),
+        ("embeddings", "; ".join(f"{e['encoder']} {e['modality']} {e['dim']}-d {e['dtype']} x {e['count']}"
+                                 for e in info["embeddings"]) or "none"),
+        ("images", ", ".join(f"{k} {n}" for k, n in info["images"].items()) or "none"),
+    ]
+    lines = [f"{k:<12} {v}" for k, v in rows]
+    if info["top"]:
+        lines.append(f"top level ({_level_name(info['top_level'])}):")
+        for c in info["top"]:
+            lines.append(textwrap.fill(f"{c['name']} ({c['n_leaves']} leaves): {c['summary']}".strip(), width,
+                                       initial_indent="  - ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """``memory info MEM.db [--json]`` and ``memory export-gml MEM.db --out FILE.gml``."""
+    if args.memory_command == "info":
+        info = memory_info(args.db)
+        print(json.dumps(info, indent=2, ensure_ascii=False) if args.json else format_memory_info(info))
+        return 0
+    if args.memory_command == "export-gml":
+        with MemoryStore.open(args.db, create=False, readonly=True) as store:
+            snap = store.load()
+        if not snap.records:
+            raise MemoryCommandError(f"{args.db} holds no nodes to export")
+        out = export_gml(snap, args.out)
+        print(f"exported {len(snap.places)} places, {len(snap.objects)} objects, {len(snap.clusters)} clusters "
+              f"-> {out}")
+        return 0
+    raise MemoryCommandError(f"unknown memory action {args.memory_command!r}; expected info or export-gml")

@@ -1,0 +1,921 @@
+"""Persistence of the memory: one SQLite database (WAL) per memory file.
+
+Tables (schema version ``SCHEMA_VERSION``):
+
+* ``meta(key, value)`` — JSON values: ``schema_version``, ``created``, ``modified``, ``app_version``,
+  ``counts``, ``encoders`` and whatever callers set (``scene``, ``source``, ...).
+* ``nodes(id, kind, level, name, text, x, y, z, floor, t_first, t_last, data)`` — one row per place,
+  object and cluster; ``data`` is the full record as JSON (``record_to_json``), the other columns are
+  copies for queries. ``text`` is ``record.text``, the text an encoder embeds.
+* ``edges(src, dst, kind, data)`` — ``traverse`` (place→place), ``sees`` (place→object) and spatial
+  relations whose kind is the relation word (``near``, ``on``, ``east`` ...); ``data`` is JSON.
+* ``membership(child, parent, level)`` — the forest parent of every leaf and cluster; ``level`` is the
+  parent's level.
+* ``embeddings(node_id, modality, encoder, dim, dtype, vec, source_hash)`` — float32 little-endian
+  blobs; ``source_hash`` (``content_hash``) of the text or image the vector was computed from.
+* ``images(node_id, kind, png, width, height)`` — ``thumb`` / ``crop`` / ``view`` PNGs.
+
+Writes go into one open transaction that ``checkpoint()`` commits, so a crash (even ``kill -9``)
+loses at most the work since the last checkpoint and never leaves a half-written checkpoint.
+Files are validated read-only before anything writes to them: a bad file raises one
+``MemoryFileError`` and stays byte-for-byte as it was. Nothing is ever pickled.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import sqlite3
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from memory.errors import EmbodiedMemoryError
+from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
+from sim.types import Pose
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SCHEMA_VERSION", "TRAVERSE", "SEES", "IMAGE_KINDS", "MODALITIES", "Record",
+    "MemoryStoreError", "RecordFormatError", "ImageNotFound", "MemoryFileError", "MemoryFileNotFound",
+    "NotAMemoryFile", "CorruptMemoryFile", "NewerSchemaError", "MemoryFileUnwritable",
+    "EdgeRow", "Membership", "EmbeddingSpace", "MemorySnapshot", "MemoryStore",
+    "record_to_json", "record_from_json", "relation_to_edge", "content_hash",
+]
+
+SCHEMA_VERSION = 1
+TRAVERSE = "traverse"
+SEES = "sees"
+IMAGE_KINDS = ("thumb", "crop", "view")
+MODALITIES = ("text", "image")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = ("meta", "nodes", "edges", "membership", "embeddings", "images")
+_CHUNK = 500  # ids per "IN (...)" query, under SQLite's variable limit
+
+Record = PlaceRecord | ObjectRecord | ClusterRecord
+_RECORD_TYPES: dict[str, type] = {"place": PlaceRecord, "object": ObjectRecord, "cluster": ClusterRecord}
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nodes (
+    id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK (kind IN ('place', 'object', 'cluster')),
+    level INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL, x REAL, y REAL, z REAL,
+    floor INTEGER, t_first REAL, t_last REAL, data TEXT NOT NULL);
+CREATE INDEX nodes_kind_level ON nodes (kind, level);
+CREATE TABLE edges (
+    src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (src, dst, kind));
+CREATE INDEX edges_dst ON edges (dst);
+CREATE INDEX edges_kind ON edges (kind);
+CREATE TABLE membership (child TEXT PRIMARY KEY, parent TEXT NOT NULL, level INTEGER NOT NULL);
+CREATE INDEX membership_parent ON membership (parent);
+CREATE TABLE embeddings (
+    node_id TEXT NOT NULL, modality TEXT NOT NULL CHECK (modality IN ('text', 'image')),
+    encoder TEXT NOT NULL, dim INTEGER NOT NULL, dtype TEXT NOT NULL, vec BLOB NOT NULL,
+    source_hash TEXT NOT NULL, PRIMARY KEY (node_id, modality, encoder));
+CREATE INDEX embeddings_space ON embeddings (encoder, modality);
+CREATE TABLE images (
+    node_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('thumb', 'crop', 'view')),
+    png BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (node_id, kind));
+"""
+
+
+# ----------------------------------------------------------------------------------------- errors
+class MemoryStoreError(EmbodiedMemoryError):
+    """The store was misused: closed, read-only, or given data of the wrong shape."""
+
+
+class RecordFormatError(MemoryStoreError, ValueError):
+    """A JSON object does not describe a record (unknown type, missing or mistyped field)."""
+
+
+class ImageNotFound(MemoryStoreError, KeyError):
+    """No image of that kind is stored for that node."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MemoryFileError(MemoryStoreError):
+    """A memory file cannot be opened or written; ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike = "") -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+
+class MemoryFileNotFound(MemoryFileError):
+    """The file does not exist (and ``create=False``)."""
+
+
+class NotAMemoryFile(MemoryFileError):
+    """The file is not an SQLite database, or a database that is not a memory file."""
+
+
+class CorruptMemoryFile(MemoryFileError):
+    """The file is an SQLite memory file whose pages or records are damaged."""
+
+
+class NewerSchemaError(MemoryFileError):
+    """The file was written by a newer version of the app (higher schema version)."""
+
+
+class MemoryFileUnwritable(MemoryFileError):
+    """The file or its folder cannot be written, or another process holds the write lock."""
+
+
+# ---------------------------------------------------------------------------------- record JSON
+def record_to_json(record: Record) -> dict[str, Any]:
+    """A JSON-able dict holding every field of ``record`` plus its ``type`` tag."""
+    tag = next((t for t, cls in _RECORD_TYPES.items() if isinstance(record, cls)), None)
+    if tag is None:
+        raise RecordFormatError(f"not a memory record: {type(record).__name__}")
+    out: dict[str, Any] = {"type": tag}
+    for f in dataclasses.fields(record):
+        out[f.name] = _to_json(getattr(record, f.name), f"{tag}.{f.name}")
+    return out
+
+
+def _to_json(v: Any, where: str) -> Any:
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, Pose):
+        return {f.name: getattr(v, f.name) for f in dataclasses.fields(Pose)}
+    if isinstance(v, (tuple, list)):
+        return [_to_json(x, where) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    raise RecordFormatError(f"{where}: cannot store a value of type {type(v).__name__}")
+
+
+def record_from_json(obj: Mapping[str, Any]) -> Record:
+    """The record ``record_to_json`` made; raises ``RecordFormatError`` on anything else."""
+    if not isinstance(obj, Mapping):
+        raise RecordFormatError(f"a record must be a JSON object, got {type(obj).__name__}")
+    tag = obj.get("type")
+    cls = _RECORD_TYPES.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise RecordFormatError(f"unknown record type {tag!r}; expected one of {', '.join(_RECORD_TYPES)}")
+    return _dataclass_converter(cls, tag)(obj, tag)
+
+
+_Conv = Callable[[Any, str], Any]
+_CONVERTERS: dict[Any, _Conv] = {}
+
+
+def _converter(tp: Any) -> _Conv:
+    """A checking JSON -> value function for a field type, built once per type (loading is hot)."""
+    if tp not in _CONVERTERS:
+        _CONVERTERS[tp] = _make_converter(tp)
+    return _CONVERTERS[tp]
+
+
+def _dataclass_converter(cls: type, tag: str) -> _Conv:
+    if cls not in _CONVERTERS:
+        hints = typing.get_type_hints(cls)
+        spec = [(f.name, _converter(hints[f.name]),
+                 f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                for f in dataclasses.fields(cls)]
+        names = {n for n, _, _ in spec} | ({"type"} if cls is not Pose else set())
+
+        def conv(v: Any, where: str) -> Any:
+            if not isinstance(v, Mapping):
+                raise RecordFormatError(f"{where}: expected an object, got {type(v).__name__}")
+            if not names.issuperset(v):
+                raise RecordFormatError(f"{where}: unknown fields {', '.join(sorted(set(v) - names))}")
+            kwargs = {}
+            for name, sub, required in spec:
+                if name in v:
+                    kwargs[name] = sub(v[name], f"{where}.{name}")
+                elif required:
+                    raise RecordFormatError(f"{where} lacks the field {name!r}")
+            return cls(**kwargs)
+
+        _CONVERTERS[cls] = conv
+    return _CONVERTERS[cls]
+
+
+def _make_converter(tp: Any) -> _Conv:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        sub = _converter(next(a for a in args if a is not type(None)))
+        nullable = type(None) in args
+        return lambda v, where: None if v is None and nullable else sub(v, where)
+    if tp is Pose:
+        return _dataclass_converter(Pose, "pose")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _converter(args[0])
+
+            def var_tuple(v: Any, where: str) -> tuple:
+                if not isinstance(v, list):
+                    raise RecordFormatError(f"{where}: expected a list, got {type(v).__name__}")
+                return tuple(item(x, where) for x in v)
+            return var_tuple
+        items = [_converter(a) for a in args]
+
+        def fixed_tuple(v: Any, where: str) -> tuple:
+            if not isinstance(v, list) or len(v) != len(items):
+                raise RecordFormatError(f"{where}: expected {len(items)} items, got {v!r:.40}")
+            return tuple(c(x, where) for c, x in zip(items, v, strict=True))
+        return fixed_tuple
+    if tp in (float, int, str, bool):
+        ok = (int, float) if tp is float else tp
+
+        def scalar(v: Any, where: str) -> Any:
+            if isinstance(v, ok) and (tp is bool or not isinstance(v, bool)):
+                return float(v) if tp is float else v
+            raise RecordFormatError(f"{where}: expected {tp.__name__}, got {type(v).__name__}")
+        return scalar
+    raise RecordFormatError(f"records cannot hold fields of type {tp!r}")
+
+
+def content_hash(data: str | bytes | np.ndarray) -> str:
+    """Short stable hash of a text, bytes or an array (shape and dtype included): a vector's ``source_hash``."""
+    h = hashlib.blake2b(digest_size=12)
+    if isinstance(data, str):
+        h.update(b"s" + data.encode("utf-8", "surrogatepass"))
+    elif isinstance(data, np.ndarray):
+        a = np.ascontiguousarray(data)
+        h.update(f"a{a.dtype.str}{a.shape}".encode() + a.tobytes())
+    else:
+        h.update(b"b" + bytes(data))
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------- value types
+@dataclass(frozen=True)
+class EdgeRow:
+    """One stored edge; ``data`` holds JSON-able extras (``length``, ``distance``, ``place`` ...)."""
+
+    src: str
+    dst: str
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Membership(NamedTuple):
+    """Forest parent of a leaf or cluster; ``level`` is the parent's level."""
+
+    child: str
+    parent: str
+    level: int
+
+
+class EmbeddingSpace(NamedTuple):
+    """Vectors of one encoder and modality held in the file."""
+
+    encoder: str
+    modality: str
+    dim: int
+    dtype: str
+    count: int
+
+
+def relation_to_edge(rel: Relation) -> EdgeRow:
+    """The edge row that stores a spatial relation (its kind is the relation word)."""
+    if rel.kind in (TRAVERSE, SEES):
+        raise MemoryStoreError(f"relation kind {rel.kind!r} is reserved for {rel.kind} edges")
+    return EdgeRow(rel.src, rel.dst, rel.kind, {"place": rel.place, "distance": rel.distance})
+
+
+@dataclass(frozen=True, eq=False)
+class MemorySnapshot:
+    """Everything a memory file holds except vectors and images, in insertion order."""
+
+    places: tuple[PlaceRecord, ...] = ()
+    objects: tuple[ObjectRecord, ...] = ()
+    clusters: tuple[ClusterRecord, ...] = ()
+    edges: tuple[EdgeRow, ...] = ()
+    membership: tuple[Membership, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        return (*self.places, *self.objects, *self.clusters)
+
+    @property
+    def relations(self) -> tuple[Relation, ...]:
+        """Edges that are spatial relations (neither ``traverse`` nor ``sees``)."""
+        return tuple(Relation(e.src, e.dst, e.kind, str(e.data.get("place", "")),
+                              float(e.data.get("distance", 0.0)))
+                     for e in self.edges if e.kind not in (TRAVERSE, SEES))
+
+    def edges_of(self, kind: str) -> tuple[EdgeRow, ...]:
+        return tuple(e for e in self.edges if e.kind == kind)
+
+    @property
+    def parents(self) -> dict[str, str]:
+        return {m.child: m.parent for m in self.membership}
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("embodied-rag-lab")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.generic, np.ndarray)):
+        return v.tolist()
+    if isinstance(v, Mapping):
+        return dict(v)
+    raise MemoryStoreError(f"cannot store a value of type {type(v).__name__} as JSON")
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_file(target: Path, suffix: str) -> Path:
+    """A new empty file beside ``target`` with the usual permissions (``mkstemp`` would make it 0600)."""
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def _remove_sidecars(path: Path) -> None:
+    """Delete a stale ``-wal``/``-shm`` beside ``path``: SQLite would replay a foreign WAL into a new file."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = Path(str(path) + suffix)
+        if side.exists():
+            side.unlink()
+
+
+def _validate(path: Path) -> None:
+    """Check a file read-only (header, integrity, tables, schema version); never writes to it."""
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if not header:
+        raise NotAMemoryFile(f"{path} is an empty file, not a memory file", path=path)
+    if not header.startswith(_SQLITE_MAGIC):
+        raise NotAMemoryFile(f"{path} is not a memory file (not an SQLite database)", path=path)
+    sidecars = {s: Path(str(path) + s).exists() for s in ("-wal", "-shm")}
+    try:
+        _check_database(path)
+    except MemoryFileError:
+        for s, existed in sidecars.items():  # a refused file keeps no trace of our visit
+            side = Path(str(path) + s)
+            if not existed and side.exists() and (s == "-shm" or side.stat().st_size == 0):
+                side.unlink()
+        raise
+
+
+def _check_database(path: Path) -> None:
+    conn = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            detail = " ".join("; ".join(problems).split())  # one line, however SQLite formats it
+            raise CorruptMemoryFile(f"{path} is damaged ({detail[:160]})", path=path)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            raise NotAMemoryFile(f"{path} is an SQLite database but not a memory file (no meta table)", path=path)
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            raise NotAMemoryFile(f"{path} is an SQLite database but not a memory file (no schema version)",
+                                 path=path)
+        version = json.loads(row[0])
+        if not isinstance(version, int) or version < 1:
+            raise CorruptMemoryFile(f"{path} has an invalid schema version {row[0]!r}", path=path)
+        if version > SCHEMA_VERSION:
+            raise NewerSchemaError(f"{path} was written by a newer version of the app (schema {version}; "
+                                   f"this version reads up to {SCHEMA_VERSION}); update the app to open it",
+                                   path=path)
+        missing = [t for t in _TABLES if t not in tables]
+        if missing:
+            raise CorruptMemoryFile(f"{path} lacks the tables {', '.join(missing)}", path=path)
+    except sqlite3.DatabaseError as e:
+        raise CorruptMemoryFile(f"{path} is damaged or not a memory file ({e})", path=path) from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptMemoryFile(f"{path} has an unreadable meta table ({e})", path=path) from e
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+# ----------------------------------------------------------------------------------------- store
+class MemoryStore:
+    """A memory file: record-level reads and writes, committed in batches by ``checkpoint()``.
+
+    Build with ``MemoryStore.open``; use as a context manager (normal exit checkpoints, an
+    exception rolls back). Thread-safe: one lock serialises every call.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+        self._readonly = readonly
+        self._lock = threading.RLock()
+        self._in_tx = False
+
+    # ------------------------------------------------------------------------------- lifecycle
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> MemoryStore:
+        """Open (or with ``create`` make) the memory file at ``path``.
+
+        Raises ``MemoryFileNotFound``, ``NotAMemoryFile``, ``CorruptMemoryFile``, ``NewerSchemaError``
+        or ``MemoryFileUnwritable``; a refused file is left untouched.
+        """
+        p = Path(path)
+        if p.is_dir():
+            raise NotAMemoryFile(f"{p} is a folder, not a memory file", path=p)
+        exists = p.exists()
+        if exists and p.stat().st_size == 0 and create and not readonly:
+            exists = False  # an empty placeholder (e.g. from mkstemp) becomes a new memory
+        if not exists:
+            if not create or readonly:
+                raise MemoryFileNotFound(f"memory file not found: {p}", path=p)
+            cls._create(p)
+        else:
+            try:
+                _validate(p)
+            except PermissionError as e:
+                raise MemoryFileError(f"cannot read {p}: permission denied", path=p) from e
+        conn = None
+        # Read-only stores use a query_only read-write connection where the OS allows it, so that closing
+        # the last connection removes the -wal/-shm files as SQLite does for writers; else a plain read-only one.
+        for mode in ("rw", "ro") if readonly else ("rw",):
+            try:
+                conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode={mode}", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 5000")
+                if readonly:
+                    conn.execute("PRAGMA query_only = 1")
+                    conn.execute("SELECT count(*) FROM meta").fetchone()
+                else:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = FULL")  # a committed checkpoint survives power loss
+                break
+            except sqlite3.OperationalError as e:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if mode == "ro" or not readonly:
+                    raise MemoryFileUnwritable(f"cannot open {p} ({e})", path=p) from e
+        log.debug("opened memory file %s (readonly=%s)", p, readonly)
+        return cls(conn, p, readonly)
+
+    @staticmethod
+    def _create(p: Path) -> None:
+        """Make a new memory file atomically: schema and meta in a temp file, then rename."""
+        if not p.parent.is_dir():
+            raise MemoryFileUnwritable(f"cannot create {p}: folder {p.parent} does not exist", path=p)
+        try:
+            tmp = _temp_file(p, ".new")
+        except OSError as e:
+            raise MemoryFileUnwritable(f"cannot create {p}: {e.strerror or e}", path=p) from e
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN")
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(stmt)
+                now = _now()
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                    ("schema_version", _dumps(SCHEMA_VERSION)), ("created", _dumps(now)),
+                    ("modified", _dumps(now)), ("app_version", _dumps(_app_version())),
+                    ("counts", _dumps({})), ("encoders", _dumps([]))])
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            _fsync_path(Path(tmp))
+            _remove_sidecars(p)
+            os.replace(tmp, p)
+            _fsync_path(p.parent, directory=True)
+        except (OSError, sqlite3.Error) as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise MemoryFileUnwritable(f"cannot create {p}: {e}", path=p) from e
+        log.info("created memory file %s", p)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def readonly(self) -> bool:
+        return self._readonly
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not self.closed:
+            self.rollback()
+        self.close()
+
+    def close(self) -> None:
+        """Checkpoint pending writes and close the file (a no-op when already closed)."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                if self._in_tx:
+                    self.checkpoint()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def checkpoint(self) -> None:
+        """Commit everything written since the last checkpoint in one transaction."""
+        with self._lock:
+            conn = self._c()
+            if not self._in_tx:
+                return
+            counts = dict(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
+            counts["edges"] = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+            spaces = [s._asdict() for s in self.embedding_spaces()]
+            self._set_meta_rows({"modified": _now(), "counts": counts, "encoders": spaces})
+            conn.execute("COMMIT")
+            self._in_tx = False
+
+    def rollback(self) -> None:
+        """Discard everything written since the last checkpoint."""
+        with self._lock:
+            if self._in_tx:
+                self._c().execute("ROLLBACK")
+                self._in_tx = False
+
+    def save_as(self, path: str | os.PathLike) -> Path:
+        """Checkpoint, then write a consistent copy to ``path`` atomically (backup to a temp file, fsync,
+        rename). The store keeps working on its own file; open the copy with ``MemoryStore.open``."""
+        target = Path(path)
+        with self._lock:
+            if not self._readonly:
+                self.checkpoint()
+            if target.exists() and target.resolve() == self._path.resolve():
+                return target
+            if not target.parent.is_dir():
+                raise MemoryFileUnwritable(f"cannot save to {target}: folder {target.parent} does not exist",
+                                           path=target)
+            if target.is_dir():
+                raise MemoryFileUnwritable(f"cannot save to {target}: it is a folder", path=target)
+            tmp = None
+            try:
+                tmp = _temp_file(target, ".tmp")
+                dst = sqlite3.connect(tmp, isolation_level=None)
+                try:
+                    self._c().backup(dst)
+                finally:
+                    dst.close()
+                _fsync_path(Path(tmp))
+                _remove_sidecars(target)
+                os.replace(tmp, target)
+                _fsync_path(target.parent, directory=True)
+            except (OSError, sqlite3.Error) as e:
+                if tmp is not None:
+                    Path(tmp).unlink(missing_ok=True)
+                raise MemoryFileUnwritable(f"cannot save to {target}: {e}", path=target) from e
+        log.info("saved a copy of %s to %s", self._path, target)
+        return target
+
+    # ----------------------------------------------------------------------------- internals
+    def _c(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise MemoryStoreError(f"the memory store {self._path} is closed")
+        return self._conn
+
+    def _w(self) -> sqlite3.Connection:
+        """The connection inside the open write transaction (begun on the first write)."""
+        conn = self._c()
+        if self._readonly:
+            raise MemoryStoreError(f"the memory file {self._path} is open read-only")
+        if not self._in_tx:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise MemoryFileUnwritable(f"cannot write {self._path} ({e}); is another program using it?",
+                                           path=self._path) from e
+            self._in_tx = True
+        return conn
+
+    def _set_meta_rows(self, items: Mapping[str, Any]) -> None:
+        self._w().executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                              "SET value = excluded.value", [(k, _dumps(v)) for k, v in items.items()])
+
+    # ---------------------------------------------------------------------------------- nodes
+    def upsert_places(self, records: Iterable[PlaceRecord]) -> int:
+        """Insert or replace place records; returns how many were written."""
+        return self._upsert(records, PlaceRecord)
+
+    def upsert_objects(self, records: Iterable[ObjectRecord]) -> int:
+        """Insert or replace object records; returns how many were written."""
+        return self._upsert(records, ObjectRecord)
+
+    def upsert_clusters(self, records: Iterable[ClusterRecord]) -> int:
+        """Insert or replace cluster records; returns how many were written."""
+        return self._upsert(records, ClusterRecord)
+
+    def _upsert(self, records: Iterable[Record], cls: type) -> int:
+        rows = []
+        for r in records:
+            if not isinstance(r, cls):
+                raise MemoryStoreError(f"expected {cls.__name__}, got {type(r).__name__}")
+            if isinstance(r, PlaceRecord):
+                level, t0, t1 = 0, r.timestamp, r.timestamp
+            elif isinstance(r, ObjectRecord):
+                level, t0, t1 = 0, r.first_seen, r.last_seen
+            else:
+                level, t0, t1 = r.level, r.first_seen, r.last_seen
+            x, y, z = r.position
+            rows.append((r.id, r.kind.value, level, r.name, r.text, x, y, z, r.floor, t0, t1,
+                         _dumps(record_to_json(r))))
+        with self._lock:
+            self._w().executemany(
+                "INSERT INTO nodes (id, kind, level, name, text, x, y, z, floor, t_first, t_last, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
+                "level = excluded.level, name = excluded.name, text = excluded.text, x = excluded.x, "
+                "y = excluded.y, z = excluded.z, floor = excluded.floor, t_first = excluded.t_first, "
+                "t_last = excluded.t_last, data = excluded.data", rows)
+        return len(rows)
+
+    def delete_nodes(self, ids: Iterable[str]) -> int:
+        """Delete nodes with their edges, membership rows (as child or parent), vectors and images."""
+        ids = list(dict.fromkeys(ids))
+        with self._lock:
+            conn, n = self._w(), 0
+            for i in range(0, len(ids), _CHUNK):
+                part = ids[i:i + _CHUNK]
+                q = ",".join("?" * len(part))
+                n += conn.execute(f"DELETE FROM nodes WHERE id IN ({q})", part).rowcount
+                conn.execute(f"DELETE FROM edges WHERE src IN ({q}) OR dst IN ({q})", part + part)
+                conn.execute(f"DELETE FROM membership WHERE child IN ({q}) OR parent IN ({q})", part + part)
+                conn.execute(f"DELETE FROM embeddings WHERE node_id IN ({q})", part)
+                conn.execute(f"DELETE FROM images WHERE node_id IN ({q})", part)
+        return n
+
+    def node_count(self, kind: str | None = None) -> int:
+        """Number of nodes (of one kind: ``place``, ``object`` or ``cluster``)."""
+        with self._lock:
+            if kind is None:
+                return self._c().execute("SELECT count(*) FROM nodes").fetchone()[0]
+            return self._c().execute("SELECT count(*) FROM nodes WHERE kind = ?", (kind,)).fetchone()[0]
+
+    # ---------------------------------------------------------------------------------- edges
+    def put_edges(self, rows: Iterable[EdgeRow | Sequence]) -> int:
+        """Insert or update edges (unique per ``src, dst, kind``); tuples ``(src, dst, kind[, data])`` work."""
+        values = []
+        for row in rows:
+            e = row if isinstance(row, EdgeRow) else EdgeRow(*row)
+            values.append((str(e.src), str(e.dst), str(e.kind), _dumps(dict(e.data))))
+        with self._lock:
+            self._w().executemany("INSERT INTO edges (src, dst, kind, data) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT(src, dst, kind) DO UPDATE SET data = excluded.data", values)
+        return len(values)
+
+    def replace_edges(self, kind: str, rows: Iterable[EdgeRow | Sequence]) -> int:
+        """Replace every edge of ``kind`` by ``rows`` (which must all be of that kind)."""
+        rows = [r if isinstance(r, EdgeRow) else EdgeRow(*r) for r in rows]
+        bad = [r for r in rows if r.kind != kind]
+        if bad:
+            raise MemoryStoreError(f"replace_edges({kind!r}) got an edge of kind {bad[0].kind!r}")
+        with self._lock:
+            self._w().execute("DELETE FROM edges WHERE kind = ?", (kind,))
+            return self.put_edges(rows)
+
+    # ----------------------------------------------------------------------------- membership
+    def set_membership(self, pairs: Iterable[Membership | Sequence], *, replace: bool = False) -> int:
+        """Set the forest parent of children: ``(child, parent, level)``; ``parent=None`` detaches a child.
+
+        With ``replace`` every existing row is dropped first (a forest rebuild).
+        """
+        put, drop = [], []
+        for p in pairs:
+            child, parent, *rest = p
+            if parent is None:
+                drop.append((child,))
+            else:
+                if not rest:
+                    raise MemoryStoreError(f"membership of {child!r} needs the parent's level")
+                put.append((str(child), str(parent), int(rest[0])))
+        with self._lock:
+            conn = self._w()
+            if replace:
+                conn.execute("DELETE FROM membership")
+            conn.executemany("DELETE FROM membership WHERE child = ?", drop)
+            conn.executemany("INSERT INTO membership (child, parent, level) VALUES (?, ?, ?) ON CONFLICT(child) "
+                             "DO UPDATE SET parent = excluded.parent, level = excluded.level", put)
+        return len(put)
+
+    # ----------------------------------------------------------------------------- embeddings
+    def put_embeddings(self, encoder_id: str, modality: str, ids: Sequence[str], matrix: np.ndarray,
+                       source_hashes: Sequence[str]) -> int:
+        """Store one vector per id (rows of ``matrix``), each with the hash of the text/image it came from.
+
+        All vectors of one encoder and modality share one dimension; a mismatch raises.
+        """
+        if modality not in MODALITIES:
+            raise MemoryStoreError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
+        m = np.asarray(matrix)
+        if m.ndim != 2 or m.shape[0] != len(ids) or len(source_hashes) != len(ids):
+            raise MemoryStoreError(f"put_embeddings: {len(ids)} ids, {len(source_hashes)} hashes and a matrix "
+                                   f"of shape {m.shape} do not match")
+        if len(set(ids)) != len(ids):
+            raise MemoryStoreError("put_embeddings: repeated ids")
+        m = np.ascontiguousarray(m, dtype="<f4")
+        dim = int(m.shape[1])
+        with self._lock:
+            conn = self._w()
+            row = conn.execute("SELECT dim FROM embeddings WHERE encoder = ? AND modality = ? AND dim != ? LIMIT 1",
+                               (encoder_id, modality, dim)).fetchone()
+            if row is not None:
+                raise MemoryStoreError(f"encoder {encoder_id!r} already has {modality} vectors of dimension "
+                                       f"{row[0]} in this file; got {dim}")
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (node_id, modality, encoder, dim, dtype, vec, source_hash) "
+                "VALUES (?, ?, ?, ?, 'float32', ?, ?)",
+                [(str(i), modality, encoder_id, dim, m[k].tobytes(), str(h))
+                 for k, (i, h) in enumerate(zip(ids, source_hashes, strict=True))])
+        return len(ids)
+
+    def get_embeddings(self, encoder_id: str, modality: str,
+                       ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """``(ids, (N, dim) float32)`` of stored vectors: all of them (in the order they were stored), or those
+        of ``ids`` that exist (in the order given; check the returned ids, or ask ``missing_embeddings`` first)."""
+        with self._lock:
+            conn = self._c()
+            if ids is None:
+                rows = conn.execute("SELECT node_id, dim, vec FROM embeddings WHERE encoder = ? AND modality = ? "
+                                    "ORDER BY rowid", (encoder_id, modality)).fetchall()
+            else:
+                found = {}
+                wanted = list(dict.fromkeys(ids))
+                for i in range(0, len(wanted), _CHUNK):
+                    part = wanted[i:i + _CHUNK]
+                    for r in conn.execute(
+                            f"SELECT node_id, dim, vec FROM embeddings WHERE encoder = ? AND modality = ? "
+                            f"AND node_id IN ({','.join('?' * len(part))})", (encoder_id, modality, *part)):
+                        found[r[0]] = r
+                rows = [found[i] for i in wanted if i in found]
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        dim = rows[0][1]
+        if any(r[1] != dim or len(r[2]) != 4 * dim for r in rows):
+            raise CorruptMemoryFile(f"{self._path}: {encoder_id} {modality} vectors have inconsistent sizes",
+                                    path=self._path)
+        mat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        return [r[0] for r in rows], mat.astype(np.float32)
+
+    def missing_embeddings(self, encoder_id: str, modality: str, source_hashes: Mapping[str, str]) -> list[str]:
+        """Ids (in the mapping's order) whose vector is absent or stale (computed from a different source)."""
+        stored: dict[str, str] = {}
+        ids = list(source_hashes)
+        with self._lock:
+            conn = self._c()
+            for i in range(0, len(ids), _CHUNK):
+                part = ids[i:i + _CHUNK]
+                stored.update(conn.execute(
+                    f"SELECT node_id, source_hash FROM embeddings WHERE encoder = ? AND modality = ? "
+                    f"AND node_id IN ({','.join('?' * len(part))})", (encoder_id, modality, *part)).fetchall())
+        return [i for i in ids if stored.get(i) != source_hashes[i]]
+
+    def embedding_spaces(self) -> list[EmbeddingSpace]:
+        """The encoders and modalities with vectors in this file, their dimension and count."""
+        with self._lock:
+            rows = self._c().execute("SELECT encoder, modality, dim, dtype, count(*) FROM embeddings "
+                                     "GROUP BY encoder, modality, dim, dtype ORDER BY encoder, modality").fetchall()
+        return [EmbeddingSpace(*r) for r in rows]
+
+    # --------------------------------------------------------------------------------- images
+    def put_image(self, node_id: str, kind: str, image: np.ndarray | bytes) -> int:
+        """Store an RGB/RGBA/grey uint8 image (or PNG bytes) as a PNG; returns the PNG size in bytes."""
+        from PIL import Image
+
+        if kind not in IMAGE_KINDS:
+            raise MemoryStoreError(f"unknown image kind {kind!r}; expected one of {', '.join(IMAGE_KINDS)}")
+        try:
+            if isinstance(image, (bytes, bytearray)):
+                im = Image.open(io.BytesIO(image))
+                im.load()
+            else:
+                a = np.asarray(image)
+                if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+                    raise MemoryStoreError(f"put_image: expected uint8 (H, W[, 3|4]), got {a.dtype} {a.shape}")
+                im = Image.fromarray(np.ascontiguousarray(a))
+            buf = io.BytesIO()
+            im.save(buf, format="PNG")
+        except (OSError, ValueError) as e:
+            raise MemoryStoreError(f"put_image({node_id!r}): not a readable image ({e})") from e
+        png = buf.getvalue()
+        with self._lock:
+            self._w().execute("INSERT OR REPLACE INTO images (node_id, kind, png, width, height) "
+                              "VALUES (?, ?, ?, ?, ?)", (node_id, kind, png, im.width, im.height))
+        return len(png)
+
+    def get_image_png(self, node_id: str, kind: str) -> bytes:
+        """The stored PNG bytes; ``ImageNotFound`` when there is none."""
+        with self._lock:
+            row = self._c().execute("SELECT png FROM images WHERE node_id = ? AND kind = ?",
+                                    (node_id, kind)).fetchone()
+        if row is None:
+            raise ImageNotFound(f"no {kind} image for {node_id!r} in {self._path}")
+        return bytes(row[0])
+
+    def get_image(self, node_id: str, kind: str) -> np.ndarray:
+        """The stored image as a uint8 array (RGB, RGBA or grey as it was stored)."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(self.get_image_png(node_id, kind))) as im:
+            return np.asarray(im).copy()
+
+    def image_keys(self) -> list[tuple[str, str]]:
+        """``(node_id, kind)`` of every stored image."""
+        with self._lock:
+            return [tuple(r) for r in self._c().execute("SELECT node_id, kind FROM images ORDER BY node_id, kind")]
+
+    # ----------------------------------------------------------------------------------- meta
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key`` (``default`` when absent)."""
+        with self._lock:
+            row = self._c().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-able value under ``key`` (``schema_version`` is the store's own)."""
+        if key == "schema_version":
+            raise MemoryStoreError("schema_version is managed by the store")
+        with self._lock:
+            self._set_meta_rows({key: value})
+
+    def meta(self) -> dict[str, Any]:
+        """Every meta entry."""
+        with self._lock:
+            return {k: json.loads(v) for k, v in self._c().execute("SELECT key, value FROM meta ORDER BY key")}
+
+    # ----------------------------------------------------------------------------------- load
+    def load(self) -> MemorySnapshot:
+        """All records, edges, membership and meta, to rebuild the in-memory graph and forest."""
+        with self._lock:
+            conn = self._c()
+            nodes = conn.execute("SELECT id, data FROM nodes ORDER BY rowid").fetchall()
+            edges = conn.execute("SELECT src, dst, kind, data FROM edges ORDER BY rowid").fetchall()
+            members = conn.execute("SELECT child, parent, level FROM membership ORDER BY rowid").fetchall()
+            meta = self.meta()
+        out: dict[type, list] = {PlaceRecord: [], ObjectRecord: [], ClusterRecord: []}
+        try:
+            for node_id, data in nodes:
+                rec = record_from_json(json.loads(data))
+                if rec.id != node_id:
+                    raise RecordFormatError(f"row {node_id!r} holds the record of {rec.id!r}")
+                out[type(rec)].append(rec)
+            edge_rows = tuple(EdgeRow(s, d, k, json.loads(x)) for s, d, k, x in edges)
+        except (RecordFormatError, ValueError) as e:
+            raise CorruptMemoryFile(f"{self._path}: unreadable record ({e})", path=self._path) from e
+        return MemorySnapshot(tuple(out[PlaceRecord]), tuple(out[ObjectRecord]), tuple(out[ClusterRecord]),
+                              edge_rows, tuple(Membership(*m) for m in members), meta)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts without loading records: ``nodes`` per ``(kind, level)``, ``edges`` per kind,
+        ``membership`` rows and ``images`` per kind."""
+        with self._lock:
+            conn = self._c()
+            return {
+                "nodes": {(k, lv): n for k, lv, n in conn.execute(
+                    "SELECT kind, level, count(*) FROM nodes GROUP BY kind, level ORDER BY kind, level")},
+                "edges": dict(conn.execute("SELECT kind, count(*) FROM edges GROUP BY kind ORDER BY count(*) DESC")),
+                "membership": conn.execute("SELECT count(*) FROM membership").fetchone()[0],
+                "images": dict(conn.execute("SELECT kind, count(*) FROM images GROUP BY kind ORDER BY kind")),
+            }
+
+    def file_size(self) -> int:
+        """Bytes on disk: the database plus its write-ahead log."""
+        wal = Path(str(self._path) + "-wal")
+        return self._path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)

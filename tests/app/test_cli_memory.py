@@ -1,0 +1,233 @@
+"""``import-gml`` and ``memory info|export-gml`` through ``launcher.main``: happy paths and bad inputs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import launcher
+from app import cli_memory
+from app.progress import drain
+from memory.gml import import_gml
+from memory.store import MemoryStore, content_hash
+
+DATA = Path(__file__).resolve().parents[2] / "assets" / "data" / "embodied-rag-building99"
+GRAPH = DATA / "building99_graph.gml"
+FOREST = DATA / "building99_forest.gml"
+
+
+class HashEncoder:
+    """A tiny deterministic text encoder (unit rows from a hash of the text)."""
+
+    id = "test:hash16"
+    dim = 16
+    modalities = frozenset({"text"})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode_text(self, texts):
+        self.calls += len(texts)
+        rows = [np.random.default_rng(int(content_hash(t)[:8], 16)).standard_normal(self.dim) for t in texts]
+        m = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def encoder(monkeypatch):
+    enc = HashEncoder()
+    monkeypatch.setattr(cli_memory, "load_text_encoder", lambda: enc)
+    return enc
+
+
+@pytest.fixture(scope="module")
+def b99_db(tmp_path_factory):
+    """The Building99 graph imported once with its own forest (hash encoder)."""
+    out = tmp_path_factory.mktemp("b99") / "b99.db"
+    drain(cli_memory.import_gml_job(GRAPH, out, keep_forest=True, encoder=HashEncoder()))
+    return out
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = launcher.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -------------------------------------------------------------------------------------- happy paths
+def test_import_keep_forest_then_info_then_export(tmp_path, capsys, encoder):
+    db = tmp_path / "b99.db"
+    code, out, err = _run(capsys, "import-gml", str(GRAPH), "--out", str(db), "--keep-forest")
+    assert code == 0, err
+    assert re.search(r"253 places, 257 objects, 31 clusters \(from the file\), 1702 relations, 252 traverse edges, "
+                     r"541 vectors \(test:hash16\)", out)
+    assert encoder.calls == 541
+    with MemoryStore.open(db, create=False, readonly=True) as s:
+        snap = s.load()
+        assert s.get_meta("forest") == "file" and s.get_meta("source")["format"] == "airsim"
+        ids, mat = s.get_embeddings("test:hash16", "text")
+        assert len(ids) == 541 and mat.shape == (541, 16)
+        assert s.missing_embeddings("test:hash16", "text", {r.id: content_hash(r.text) for r in snap.records}) == []
+    g = import_gml(GRAPH)
+    assert snap.places == g.places and snap.objects == g.objects and snap.clusters == g.clusters
+    assert set(snap.membership) == set(g.membership) and set(snap.relations) == set(g.relations)
+    assert len(snap.edges_of("sees")) == sum(len(p.object_ids) for p in g.places)
+
+    code, out, err = _run(capsys, "memory", "info", str(db))
+    assert code == 0 and err == ""
+    assert "253 places, 257 objects, 31 clusters" in out
+    assert "L1 area: 17" in out and "L5: 1" in out and "traverse 252" in out
+    assert "test:hash16 text 16-d float32 x 541" in out and "schema 1" in out
+    assert "top level (L5):" in out and "social interaction space (256 leaves)" in out
+    assert max(len(line) for line in out.splitlines() if line.startswith("    ")) <= 100
+
+    code, out, err = _run(capsys, "memory", "info", str(db), "--json")
+    info = json.loads(out)
+    assert info["nodes"] == {"place": 253, "object": 257, "cluster": 31}
+    assert info["levels"] == {"0": 510, "1": 17, "2": 7, "3": 3, "4": 3, "5": 1}
+    assert info["edges"]["traverse"] == 252 and info["membership"] == 286 and info["orphan_leaves"] == 254
+    assert info["embeddings"] == [{"encoder": "test:hash16", "modality": "text", "dim": 16, "dtype": "float32",
+                                   "count": 541}]
+    assert info["schema_version"] == 1 and info["size_bytes"] == db.stat().st_size
+    assert [t["name"] for t in info["top"]] == ["social interaction space"]
+
+    gml = tmp_path / "again.gml"
+    code, out, err = _run(capsys, "memory", "export-gml", str(db), "--out", str(gml))
+    assert code == 0 and "253 places, 257 objects, 31 clusters" in out
+    again = import_gml(gml)
+    assert (len(again.places), len(again.objects), len(again.clusters)) == (253, 257, 31)
+    assert [p.position for p in again.places] == [p.position for p in g.places]
+    assert [o.position for o in again.objects] == [o.position for o in g.objects]
+
+
+def test_reimport_reuses_nothing_but_replaces_the_file_atomically(tmp_path, capsys, encoder, b99_db):
+    db = tmp_path / "m.db"
+    db.write_bytes(b99_db.read_bytes())
+    code, _, err = _run(capsys, "import-gml", str(FOREST), "--out", str(db), "--keep-forest")
+    assert code == 0, err
+    with MemoryStore.open(db, create=False, readonly=True) as s:
+        assert s.node_count("cluster") == 0 and s.node_count("place") == 253  # the forest file has no clusters
+        assert s.get_meta("source")["environment"] == "Building99"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.db"]
+
+
+def test_default_import_rebuilds_the_forest_from_the_leaves(tmp_path, encoder):
+    db = tmp_path / "rebuilt.db"
+    s = drain(cli_memory.import_gml_job(FOREST, db, encoder=encoder))
+    assert s.forest == "rebuilt" and s.clusters > 0
+    with MemoryStore.open(db, create=False, readonly=True) as st:
+        snap = st.load()
+        assert st.get_meta("forest") == "rebuilt"
+        assert len(st.get_embeddings("test:hash16", "text")[0]) == 510 + len(snap.clusters)
+    parents = snap.parents
+    assert all(r.id in parents for r in (*snap.places, *snap.objects))  # every leaf has a cluster
+    assert {c.id for c in snap.clusters} >= set(parents.values())
+
+
+def test_street_view_import_with_the_real_text_encoder(tmp_path, capsys):
+    pytest.importorskip("sentence_transformers")
+    from PIL import Image
+
+    Image.fromarray(np.full((300, 400, 3), 120, np.uint8)).save(tmp_path / "a.png")
+    gml = tmp_path / "street.gml"
+    gml.write_text('graph [\n'
+                   '  node [ id 0 type "base" name "Forbes Ave" caption "a bus stop with a bench" '
+                   'position [ x -79.9436 y 40.4433 ] image_path "a.png" timestamp "2024-05-01 10:00:00" ]\n'
+                   '  node [ id 1 type "base" name "Craig St" caption "a bookstore" '
+                   'position [ x -79.9426 y 40.4443 ] image_path "missing.png" ]\n'
+                   '  node [ id 2 type "cluster" level 1 name "street corner" summary "bus stop, books" '
+                   'members 0 members 1 ]\n]\n')
+    db = tmp_path / "street.db"
+    code, out, err = _run(capsys, "import-gml", str(gml), "--out", str(db), "--keep-forest")
+    assert code == 0, err
+    assert "2 places, 0 objects, 1 clusters" in out and "3 vectors (minilm:" in out and "1 thumbnails" in out
+    with MemoryStore.open(db, create=False, readonly=True) as s:
+        (space,) = s.embedding_spaces()
+        assert space.encoder.startswith("minilm:") and space.dim == 384 and space.count == 3
+        ids, mat = s.get_embeddings(space.encoder, "text")
+        assert np.allclose(np.linalg.norm(mat, axis=1), 1.0, atol=1e-5)
+        thumb = s.get_image("place/0", "thumb")
+        assert max(thumb.shape[:2]) == cli_memory.THUMB_SIZE and thumb.shape[2] == 3
+        assert s.get_meta("source")["format"] == "streetview"
+
+
+# ------------------------------------------------------------------------------------------- errors
+def _one_error_line(code: int, out: str, err: str) -> str:
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def _png(path: Path) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path, format="PNG")
+    return path
+
+
+def test_import_errors(tmp_path, capsys, encoder):
+    line = _one_error_line(*_run(capsys, "import-gml", str(tmp_path / "nope.gml"), "--out", str(tmp_path / "m.db")))
+    assert "GML file not found" in line
+    notes = tmp_path / "notes.gml"
+    notes.write_text("these are not the droids you are looking for\n")
+    assert "is not a GML file" in _one_error_line(*_run(capsys, "import-gml", str(notes), "--out",
+                                                       str(tmp_path / "m.db")))
+    line = _one_error_line(*_run(capsys, "import-gml", str(GRAPH), "--out", str(tmp_path / "no" / "m.db")))
+    assert "does not exist" in line
+    assert "it is a folder" in _one_error_line(*_run(capsys, "import-gml", str(GRAPH), "--out", str(tmp_path)))
+    precious = _png(tmp_path / "holiday.db")
+    before = _sha(precious)
+    line = _one_error_line(*_run(capsys, "import-gml", str(GRAPH), "--out", str(precious), "--keep-forest"))
+    assert "refusing to overwrite" in line and _sha(precious) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["holiday.db", "notes.gml"]
+    assert encoder.calls == 0  # every check happens before the slow work
+
+
+def test_rebuild_without_the_forest_module_is_one_clear_line(tmp_path, capsys, encoder, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_forest(name, *args, **kw):
+        if name == "memory.forest":
+            raise ModuleNotFoundError("No module named 'memory.forest'", name="memory.forest")
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_forest)
+    line = _one_error_line(*_run(capsys, "import-gml", str(FOREST), "--out", str(tmp_path / "m.db")))
+    assert "memory.forest is not available" in line and "--keep-forest" in line
+    assert not (tmp_path / "m.db").exists()
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: d / "absent.db", "memory file not found"),
+    (lambda d: _png(d / "photo.db"), "not an SQLite database"),
+    (lambda d: (d / "c.db").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20) and d / "c.db", "damaged"),
+])
+@pytest.mark.parametrize("action", ["info", "export-gml"])
+def test_memory_commands_on_bad_files(tmp_path, capsys, make, words, action):
+    path = make(tmp_path)
+    before = _sha(path) if path.exists() else None
+    argv = ["memory", action, str(path)] + (["--out", str(tmp_path / "o.gml")] if action == "export-gml" else [])
+    assert words in _one_error_line(*_run(capsys, *argv))
+    assert (_sha(path) if path.exists() else None) == before
+    assert not (tmp_path / "o.gml").exists()
+
+
+def test_export_errors(tmp_path, capsys, b99_db):
+    line = _one_error_line(*_run(capsys, "memory", "export-gml", str(b99_db), "--out",
+                                 str(tmp_path / "missing" / "x.gml")))
+    assert "cannot write" in line
+    empty = tmp_path / "empty.db"
+    MemoryStore.open(empty).close()
+    assert "holds no nodes" in _one_error_line(*_run(capsys, "memory", "export-gml", str(empty), "--out",
+                                                     str(tmp_path / "x.gml")))

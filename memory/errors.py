@@ -5,6 +5,8 @@ one base (or ``sim.errors.LabError`` at the CLI / GUI boundary) and show one cle
 """
 from __future__ import annotations
 
+import os
+
 from sim.errors import LabError
 
 __all__ = [
@@ -15,6 +17,16 @@ __all__ = [
     "LLMTimeout",
     "LLMBadResponse",
     "LLMServerError",
+    "MemoryStoreError",
+    "RecordFormatError",
+    "ImageNotFound",
+    "MemoryFileError",
+    "MemoryFileNotFound",
+    "NotAMemoryFile",
+    "CorruptMemoryFile",
+    "NewerSchemaError",
+    "MemoryFileUnwritable",
+    "GmlError",
 ]
 
 
@@ -57,3 +69,52 @@ class LLMBadResponse(LLMError):
 
 class LLMServerError(LLMError):
     """A local LLM server (``memory.llm_server``) could not be started."""
+
+
+# ---------------------------------------------------------------------------------- memory store
+class MemoryStoreError(EmbodiedMemoryError):
+    """The store was misused: closed, read-only, or given data of the wrong shape."""
+
+
+class RecordFormatError(MemoryStoreError, ValueError):
+    """A JSON object does not describe a record (unknown type, missing or mistyped field)."""
+
+
+class ImageNotFound(MemoryStoreError, KeyError):
+    """No image of that kind is stored for that node."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MemoryFileError(MemoryStoreError):
+    """A memory file cannot be opened or written; ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike = "") -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+
+class MemoryFileNotFound(MemoryFileError):
+    """The file does not exist (and ``create=False``)."""
+
+
+class NotAMemoryFile(MemoryFileError):
+    """The file is not an SQLite database, or a database that is not a memory file."""
+
+
+class CorruptMemoryFile(MemoryFileError):
+    """The file is an SQLite memory file whose pages or records are damaged."""
+
+
+class NewerSchemaError(MemoryFileError):
+    """The file was written by a newer version of the app (higher schema version)."""
+
+
+class MemoryFileUnwritable(MemoryFileError):
+    """The file or its folder cannot be written, or another process holds the write lock."""
+
+
+# ------------------------------------------------------------------------------------------- GML
+class GmlError(EmbodiedMemoryError):
+    """A GML file cannot be read or does not describe an Embodied-RAG graph."""

@@ -17,88 +17,29 @@ import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
+from memory.forest_repair import RepairMixin
+from memory.forest_types import (  # noqa: F401 - re-exported
+    ClusterView,
+    ForestConfig,
+    RefreshReport,
+    Summariser,
+    Summary,
+    TextEncoder,
+    leaf_from_record,
+)
 from memory.regions import RegionLookup
-from memory.types import ClusterRecord, Leaf, NodeKind
+from memory.types import ClusterRecord, Leaf
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ForestConfig", "SemanticForest", "ClusterView", "Summary", "Summariser", "RefreshReport",
-           "TextEncoder"]
+           "TextEncoder", "leaf_from_record"]
 
 LEAF, AREA, ROOM, FLOOR, SITE = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class ForestConfig:
-    """Clustering settings (distances in metres; semantic distance is (1 - cos) / 2)."""
-
-    area_radius: float = 1.75
-    area_threshold: float = 0.75
-    room_radius: float = 6.0
-    room_threshold: float = 0.7
-    w_spatial: float = 0.4
-    w_semantic: float = 0.6
-    use_regions: bool = True
-    max_area_leaves: int = 60
-    refine_passes: int = 1
-
-    def __post_init__(self) -> None:
-        if self.area_radius <= 0 or self.room_radius <= 0:
-            raise ValueError("forest radii must be positive")
-        if not math.isclose(self.w_spatial + self.w_semantic, 1.0, abs_tol=1e-6):
-            raise ValueError("w_spatial + w_semantic must be 1")
-
-
-@dataclass(frozen=True)
-class Summary:
-    name: str
-    summary: str
-    room_type: str = ""
-
-
-@dataclass(eq=False)
-class ClusterView:
-    """What a summariser sees of one cluster."""
-
-    id: str
-    level: int
-    floor: int
-    leaves: list[Leaf]  # filled for levels 1-2; empty above (use counts and children)
-    children: list[ClusterRecord]
-    counts: list[tuple[str, int]]
-    n_leaves: int
-    bbox_min: tuple[float, float, float]
-    bbox_max: tuple[float, float, float]
-    first_seen: float
-    last_seen: float
-    rooms: list[ClusterRecord] = field(default_factory=list)  # level-2 clusters below (levels 3-4)
-
-
-class Summariser(Protocol):
-    """Names and describes clusters; must never return a failure text."""
-
-    def summarise(self, view: ClusterView) -> Summary: ...
-
-
-class TextEncoder(Protocol):
-    id: str
-
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-@dataclass
-class RefreshReport:
-    summarised: list[str] = field(default_factory=list)
-    embedded: int = 0
-    moved_leaves: int = 0
-    moved_areas: int = 0
-    removed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class _Cluster:
@@ -135,7 +76,7 @@ class _Cluster:
         return None if nrm == 0 else (self.vec_sum / nrm).astype(np.float32)
 
 
-class SemanticForest:
+class SemanticForest(RepairMixin):
     """Hierarchy of clusters over the memory's leaves, maintained incrementally."""
 
     def __init__(self, config: ForestConfig | None = None, *, summariser: Summariser | None = None,
@@ -323,7 +264,7 @@ class SemanticForest:
     def from_records(cls, leaves: Iterable[Leaf], clusters: Iterable[ClusterRecord],
                      membership: Iterable[tuple[str, str]], *, config: ForestConfig | None = None,
                      summariser: Summariser | None = None, encoder: TextEncoder | None = None,
-                     vectors: dict[str, np.ndarray] | None = None) -> "SemanticForest":
+                     vectors: dict[str, np.ndarray] | None = None) -> SemanticForest:
         """Restore a forest saved with ``to_records`` (sums are recomputed from the leaves)."""
         f = cls(config, summariser=summariser, encoder=encoder)
         recs = {r.id: r for r in clusters}
@@ -553,103 +494,6 @@ class SemanticForest:
         self._link(fc, self._clusters[self._root])
         return fc
 
-    # ------------------------------------------------------------------ internals: repair
-    def _reassign_all(self) -> int:
-        moved = 0
-        for lid in list(self._leaves):
-            leaf = self._leaves[lid]
-            cur = self._clusters[self._leaf_parent[lid]]
-            region = self._leaf_region.get(lid)
-            best = self._best_area(leaf, region, exclude=cur.id)
-            if best is None:
-                continue
-            cur_d = self._area_distance(leaf, cur)
-            if self._area_distance(leaf, best) + 0.05 < cur_d:
-                self._detach_leaf(leaf, cur)
-                self._attach_leaf(leaf, best)
-                moved += 1
-        return moved
-
-    def _repair_regions(self) -> tuple[int, int]:
-        """Re-read every leaf's region; split areas across regions; regroup areas into rooms."""
-        moved_leaves = 0
-        for lid, leaf in self._leaves.items():
-            self._leaf_region[lid] = self._region_for(leaf.position, leaf.floor)
-        for area in [c for c in self._clusters.values() if c.level == AREA]:
-            votes = Counter(self._leaf_region[lid] for lid in area.children if self._leaf_region[lid] is not None)
-            major = votes.most_common(1)[0][0] if votes else None
-            area.region = major
-            if major is None:
-                continue
-            for lid in [lid for lid in area.children
-                        if self._leaf_region[lid] is not None and self._leaf_region[lid] != major]:
-                leaf = self._leaves[lid]
-                self._detach_leaf(leaf, area)
-                self._leaf_parent.pop(lid, None)
-                del self._leaves[lid]
-                self.insert(leaf)
-                moved_leaves += 1
-        # regions -> rooms, keeping room ids where most of a region's leaves already are
-        areas_by_region: dict[int, list[_Cluster]] = {}
-        for a in self._clusters.values():
-            if a.level == AREA and a.region is not None and a.n > 0:
-                areas_by_region.setdefault(a.region, []).append(a)
-        claims: list[tuple[int, int, str]] = []  # (leaves, region, room id)
-        for region, areas in areas_by_region.items():
-            per_room = Counter()
-            for a in areas:
-                if a.parent is not None:
-                    per_room[a.parent] += a.n
-            for rid, n in per_room.items():
-                claims.append((n, region, rid))
-        claims.sort(key=lambda t: (-t[0], t[1], t[2]))
-        new_map: dict[int, str] = {}
-        taken: set[str] = set()
-        for n, region, rid in claims:
-            if region in new_map or rid in taken:
-                continue
-            new_map[region] = rid
-            taken.add(rid)
-        moved_areas = 0
-        for region in sorted(areas_by_region):
-            if region not in new_map:
-                room = self._new_cluster(ROOM, areas_by_region[region][0].floor)
-                new_map[region] = room.id
-            room = self._clusters[new_map[region]]
-            room.region = region
-            for a in areas_by_region[region]:
-                if a.parent != room.id:
-                    self._attach_area(a, room)
-                    moved_areas += 1
-            if room.parent is None:
-                self._link(room, self._floor_for(room.floor))
-        for c in self._clusters.values():
-            if c.level == ROOM and c.id not in taken and c.id not in new_map.values():
-                c.region = None
-        self._room_of_region = new_map
-        return moved_leaves, moved_areas
-
-    def _prune(self) -> list[str]:
-        removed = []
-        for level in (AREA, ROOM, FLOOR, SITE):
-            for c in [c for c in self._clusters.values() if c.level == level and not c.children]:
-                self._unlink(c)
-                if c.grid_key is not None:
-                    s = self._grid.get(c.grid_key)
-                    if s is not None:
-                        s.discard(c.id)
-                        if not s:
-                            del self._grid[c.grid_key]
-                del self._clusters[c.id]
-                self._dirty.discard(c.id)
-                removed.append(c.id)
-                if level == FLOOR:
-                    self._floor_cluster.pop(c.floor, None)
-                if level == SITE:
-                    self._root = None
-        self._room_of_region = {r: rid for r, rid in self._room_of_region.items() if rid in self._clusters}
-        return removed
-
     # ------------------------------------------------------------------ internals: summaries
     def _view(self, c: _Cluster) -> ClusterView:
         leaves = [self._leaves[i] for i in self.leaves_under(c.id)] if c.level <= ROOM else []
@@ -703,18 +547,7 @@ class SemanticForest:
         embedded = 0
         if self.encoder is not None and texts:
             vecs = self.encoder.encode_text([t for _, t in texts])
-            for (c, _), v in zip(texts, vecs):
+            for (c, _), v in zip(texts, vecs, strict=True):
                 c.vector = np.asarray(v, dtype=np.float32)
             embedded = len(texts)
         return done, embedded
-
-
-def leaf_from_record(rec, vector: np.ndarray | None = None) -> Leaf:
-    """A forest leaf for a place or object record."""
-    kind = rec.kind
-    label = getattr(rec, "label", "") if kind == NodeKind.OBJECT else ""
-    ts = rec.timestamp if kind == NodeKind.PLACE else rec.first_seen
-    return Leaf(rec.id, kind, tuple(rec.position), rec.floor, rec.text, label, ts, vector)
-
-
-__all__.append("leaf_from_record")

@@ -23,14 +23,14 @@ listing the objects within the file's ``detection_radius`` of the pose (5 m when
 Export writes our memory in the AirSim style, adding ``lab_id``, ``category``, ``caption`` ...
 attributes so that re-importing an export gives back the same records.
 
-GML is parsed by our own reader: networkx's ``read_gml`` builds an undirected graph from these
-files and so loses the direction of ``part_of`` and relation edges.
+GML is parsed by our own reader (``memory.gml_format``): networkx's ``read_gml`` builds an undirected
+graph from these files and so loses the direction of ``part_of`` and relation edges. Label words live
+in ``memory.gml_labels`` and the frame conversions in ``memory.gml_frames``; all are re-exported here.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
-import html
 import logging
 import math
 import re
@@ -41,7 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from memory.errors import EmbodiedMemoryError
+from memory.errors import GmlError
+from memory.gml_format import as_list, format_gml, group_pairs, parse_gml
+from memory.gml_frames import EARTH_RADIUS_M, lonlat_to_local, ned_to_local, swap_relation
+from memory.gml_labels import ParsedLabel, parse_label, plural_phrase
 from memory.store import SEES, TRAVERSE, EdgeRow, Membership, MemorySnapshot, Record
 from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
 from sim.types import Pose
@@ -52,276 +55,8 @@ __all__ = ["GmlError", "GmlImport", "ParsedLabel", "import_gml", "export_gml", "
            "parse_label", "plural_phrase",
            "ned_to_local", "lonlat_to_local", "EARTH_RADIUS_M", "DEFAULT_DETECTION_RADIUS", "RAW_LABEL_PREFIX"]
 
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 DEFAULT_DETECTION_RADIUS = 5.0
 RAW_LABEL_PREFIX = "label:"  # attribute keeping an object's label as written in the source file
-_SWAP = {"north": "south", "south": "north", "above": "below", "below": "above"}
-
-
-class GmlError(EmbodiedMemoryError):
-    """A GML file cannot be read or does not describe an Embodied-RAG graph."""
-
-
-# ------------------------------------------------------------------------------- GML reader/writer
-_TOKEN = re.compile(r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<key>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<real>[+-]?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|INF|NAN))
-    |(?P<int>[+-]?\d+)|(?P<str>"[^"]*")|(?P<open>\[)|(?P<close>\])""", re.X)
-
-
-def parse_gml(text: str, source: str = "GML") -> list[tuple[str, Any]]:
-    """Parse GML text into ``(key, value)`` pairs (values: int, float, str or a nested pair list).
-
-    Order and repeated keys are kept. Errors name the line: ``GmlError("f.gml: line 3: ...")``.
-    """
-    pos, line, key = 0, 1, None
-    cur: list[tuple[str, Any]] = []
-    stack: list[tuple[list, str, int]] = []
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise GmlError(f"{source}: line {line}: unexpected text {text[pos:pos + 20]!r}")
-        kind, tok, at = m.lastgroup, m.group(), line
-        line += tok.count("\n")
-        pos = m.end()
-        if kind in ("ws", "comment"):
-            continue
-        if key is None:
-            if kind == "close":
-                if not stack:
-                    raise GmlError(f"{source}: line {at}: ']' without a matching '['")
-                parent, pkey, _ = stack.pop()
-                parent.append((pkey, cur))
-                cur = parent
-            elif kind == "key":
-                key = tok
-            else:
-                raise GmlError(f"{source}: line {at}: expected a key, found {tok[:20]!r}")
-            continue
-        if kind == "open":
-            stack.append((cur, key, at))
-            cur, key = [], None
-            continue
-        if kind == "int":
-            value: Any = int(tok)
-        elif kind == "real" or (kind == "key" and tok in ("INF", "NAN")):
-            value = float(tok)
-        elif kind == "str":
-            value = html.unescape(tok[1:-1])
-        else:
-            raise GmlError(f"{source}: line {at}: key {key!r} has no value")
-        cur.append((key, value))
-        key = None
-    if key is not None:
-        raise GmlError(f"{source}: line {line}: key {key!r} has no value")
-    if stack:
-        raise GmlError(f"{source}: the '[' opened at line {stack[-1][2]} is never closed")
-    return cur
-
-
-def format_gml(pairs: Iterable[tuple[str, Any]], indent: int = 0) -> str:
-    """GML text for ``(key, value)`` pairs; dict values become ``[...]`` blocks, lists repeated keys."""
-    out = []
-    pad = "  " * indent
-    for key, value in pairs:
-        if isinstance(value, Mapping):
-            out.append(f"{pad}{key} [\n{format_gml(value.items(), indent + 1)}{pad}]\n")
-        elif isinstance(value, (list, tuple)):
-            out.append(format_gml(((key, v) for v in value), indent))
-        else:
-            out.append(f"{pad}{key} {_gml_value(value)}\n")
-    return "".join(out)
-
-
-def _gml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "NAN"
-        if math.isinf(v):
-            return "INF" if v > 0 else "-INF"
-        s = repr(v)
-        return s if "." in s else s.replace("e", ".0e")  # GML reals carry a decimal point
-    s = "".join(c if 32 <= ord(c) < 127 and c not in '"&' else f"&#{ord(c)};" for c in str(v))
-    return f'"{s}"'
-
-
-def _group(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Pairs as a dict; repeated keys collect into lists (as networkx does)."""
-    d: dict[str, Any] = {}
-    multi: set[str] = set()
-    for k, v in pairs:
-        v = _group(v) if isinstance(v, list) else v
-        if k not in d:
-            d[k] = v
-        elif k in multi:
-            d[k].append(v)
-        else:
-            d[k] = [d[k], v]
-            multi.add(k)
-    return d
-
-
-def _as_list(v: Any) -> list:
-    if v is None:
-        return []
-    if isinstance(v, str) and v.strip().startswith("["):
-        try:  # a Python list written as a string, as the authors' street-view files do
-            parsed = ast.literal_eval(v.strip())
-            return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
-        except (ValueError, SyntaxError):
-            pass
-    return list(v) if isinstance(v, list) else [v]
-
-
-# ------------------------------------------------------------------------------------ geometry
-def ned_to_local(x: float, y: float, z: float) -> tuple[float, float, float]:
-    """AirSim NED (x north, y east, z down) to our z-up frame: a rotation about x, its own inverse."""
-    return (float(x), -float(y), -float(z))
-
-
-def lonlat_to_local(lon: float, lat: float, lon0: float, lat0: float) -> tuple[float, float]:
-    """Metres east and north of ``(lon0, lat0)`` (equirectangular; good to ~0.1 % over a few km)."""
-    k = math.pi / 180.0 * EARTH_RADIUS_M
-    return ((lon - lon0) * k * math.cos(math.radians(lat0)), (lat - lat0) * k)
-
-
-def _swap_relation(kind: str) -> str:
-    return "_".join(_SWAP.get(p, p) for p in kind.split("_"))
-
-
-# ---------------------------------------------------------------------------- engine label words
-@dataclass(frozen=True)
-class ParsedLabel:
-    """An engine label read as words: ``chairOrange_lowBack33_123`` -> chair, orange, ("low back",)."""
-
-    category: str
-    colour: str = ""
-    material: str = ""
-    attributes: tuple[str, ...] = ()
-    room: str = ""
-    raw: str = ""
-    given: bool = False  # taken from our own export's fields rather than parsed
-
-
-_COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "grey", "brown",
-            "beige", "cream", "charcoal", "silver", "gold", "tan", "navy", "teal"}
-_MATERIALS = {"wooden": "wood", "wood": "wood", "metal": "metal", "steel": "metal", "leather": "leather",
-              "glass": "glass", "fabric": "fabric", "plastic": "plastic", "marble": "marble", "stone": "stone"}
-_FIXES = {"enrty": "entry", "refigerator": "refrigerator", "ajustable": "adjustable", "gray": "grey",
-          "intergalatic": "intergalactic", "med": "medium", "capt": "captain", "tv": "TV"}
-_DROP = {"blueprint", "bp", "sm", "generic", "setup", "mesh", "actor"}
-_ROOMS = {"cafeteria", "snack shop", "kitchen", "lobby", "office", "bathroom", "bedroom", "garage"}
-_ALIASES = {"base character": "person", "character": "person", "trashcan": "trash can"}
-_CATEGORIES = {
-    "chair", "table", "door", "sofa", "TV", "person", "cabinet", "bench", "light", "lamp", "sign", "exit sign",
-    "plant", "palm", "planter", "desk", "reception desk", "monitor", "computer monitor", "counter", "bin",
-    "recycle bin", "recycle station", "trash can", "fire extinguisher", "refrigerator", "register", "card reader",
-    "shaker", "salt shaker", "pepper shaker", "napkin holder", "cup holder", "plant holder", "pillow", "block",
-    "cube", "drone", "scanner", "entry scanner", "wall", "vent", "tower", "light bar", "coffee table", "shelf",
-    "bookshelf", "window", "bed", "toilet", "sink", "stove", "oven", "microwave", "laptop", "computer", "rug",
-    "curtain", "painting", "picture", "mirror", "clock", "vase", "bottle", "cup", "box", "car", "tree", "bush",
-    "building", "stairs", "elevator", "railing", "column", "pillar", "printer", "phone", "keyboard", "stool"}
-_ADJECTIVES = {"round", "square", "full", "half", "small", "tall", "hanging", "grill", "buffet", "low", "high",
-               "long", "large", "napkin", "pepper", "salt", "cola", "lunch", "food", "exit", "fire", "reception",
-               "recycle", "trash", "can", "holder", "extinguisher", "card", "reader", "coffee", "entry", "base",
-               "character"}
-_VOCAB = {w for c in _CATEGORIES for w in c.lower().split()} | _COLOURS | set(_MATERIALS) | _ADJECTIVES
-_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-
-
-def _segment(word: str) -> list[str]:
-    """Split a lower-case compound (``roundmetaltable``) into known words, or keep it whole."""
-    if word in _VOCAB or len(word) < 6:
-        return [word]
-    best: list[list[str] | None] = [[]] + [None] * len(word)
-    for end in range(1, len(word) + 1):
-        for start in range(max(0, end - 12), end):
-            if best[start] is not None and word[start:end] in _VOCAB:
-                cand = best[start] + [word[start:end]]
-                if best[end] is None or len(cand) < len(best[end]):
-                    best[end] = cand
-    return best[-1] if best[-1] and len(best[-1]) > 1 else [word]
-
-
-def _singular(phrase: str) -> str:
-    head, _, last = phrase.rpartition(" ")
-    if last.endswith("s") and last[:-1].lower() in _VOCAB:
-        return f"{head} {last[:-1]}".strip()
-    return phrase
-
-
-def parse_label(raw: str) -> ParsedLabel:
-    """Read an engine object label: split ``_`` parts and camelCase, drop numeric suffixes, variant
-    letters and engine words (``Blueprint``), split compounds (``roundmetaltable``), fix known
-    misspellings, and pick out the category, a colour, a material and a leading room namespace."""
-    parts = []
-    for part in raw.split("_"):
-        words = []
-        for w in _CAMEL.findall(part):
-            w = _FIXES.get(w.lower(), w.lower())
-            if w.isdigit() or len(w) < 2 or w in _DROP:
-                continue
-            words.extend(w.split() if " " in w else _segment(w))
-        if words:
-            parts.append(words)
-    room = ""
-    flat = " ".join(" ".join(p) for p in parts)
-    for r in sorted(_ROOMS, key=len, reverse=True):
-        n = len(r.split())
-        if flat.startswith(r + " ") and parts and len(parts[0]) >= n:
-            room, parts[0] = r, parts[0][n:]
-            parts = [p for p in parts if p]
-            break
-    colours, material, rest = [], "", []
-    for words in parts:
-        keep = []
-        for w in words:
-            if w in _COLOURS:
-                colours.append(w)
-            elif w in _MATERIALS and not material:
-                material = _MATERIALS[w]
-            else:
-                keep.append(w)
-        rest.append(keep)
-    category, attributes = "", []
-    for words in rest:
-        if category:
-            attributes.append(" ".join(words))
-            continue
-        for n in (3, 2, 1):
-            hit = next((s for s in range(len(words) - n, -1, -1)
-                        if _ALIASES.get(" ".join(words[s:s + n]), _singular(" ".join(words[s:s + n]))) in _CATEGORIES
-                        or " ".join(words[s:s + n]) in _ALIASES), None)
-            if hit is not None:
-                phrase = " ".join(words[hit:hit + n])
-                category = _ALIASES.get(phrase, _singular(phrase))
-                attributes += [" ".join(words[:hit]), " ".join(words[hit + n:])]
-                break
-        else:
-            attributes.append(" ".join(words))
-    if not category:
-        first = next((a for a in attributes if a), "")
-        category, attributes = (first or "object"), [a for a in attributes if a != first] if first else attributes
-    return ParsedLabel(category, " ".join(colours), material, tuple(a for a in attributes if a), room, raw)
-
-
-def plural_phrase(name: str, count: int) -> str:
-    """``"a glass door"``, ``"an orange chair"``, ``"3 people"``, ``"2 benches"``."""
-    if count == 1:
-        return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-    head, _, last = name.rpartition(" ")
-    if last == "person":
-        last = "people"
-    elif last.endswith(("s", "sh", "ch", "x", "z")):
-        last += "es"
-    elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        last = last[:-1] + "ies"
-    else:
-        last += "s"
-    return f"{count} {head + ' ' if head else ''}{last}"
 
 
 # ------------------------------------------------------------------------------------ the import
@@ -384,12 +119,12 @@ def import_gml(path: str | Path) -> GmlImport:
     edges: list[dict[str, Any]] = []
     for k, v in graphs[0]:
         if k == "node" and isinstance(v, list):
-            d = _group(v)
+            d = group_pairs(v)
             if "id" not in d:
                 raise GmlError(f"{p}: node {len(nodes) + 1} has no id")
             nodes.append(_Node(d["id"], d, str(d.get("type", ""))))
         elif k == "edge" and isinstance(v, list):
-            edges.append(_group(v))
+            edges.append(group_pairs(v))
         elif not isinstance(v, list):
             attrs[k] = v
     if not nodes:
@@ -483,7 +218,7 @@ def _import_airsim(p: Path, attrs: dict, nodes: list[_Node], edges: list[dict]) 
         elif et == SEES:
             sees.setdefault(a.id, []).append(b.id)
         elif rel and a.kind == b.kind == "object":
-            relations.append(Relation(a.id, b.id, _swap_relation(rel), "", _dist(e, a, b)))
+            relations.append(Relation(a.id, b.id, swap_relation(rel), "", _dist(e, a, b)))
         else:
             dropped[et or rel or "untyped"] += 1
     objects = [_object_record(n, parsed[n.id], t0) for n in objs]
@@ -505,7 +240,7 @@ def _given_label(attrs: Mapping[str, Any]) -> ParsedLabel | None:
     if "category" not in attrs:
         return None
     return ParsedLabel(str(attrs["category"]), str(attrs.get("colour", "")), str(attrs.get("material", "")),
-                       tuple(str(a) for a in _as_list(attrs.get("attributes"))), str(attrs.get("room", "")),
+                       tuple(str(a) for a in as_list(attrs.get("attributes"))), str(attrs.get("room", "")),
                        str(attrs.get("label", "")), given=True)
 
 
@@ -669,7 +404,7 @@ def _import_streetview(p: Path, attrs: dict, nodes: list[_Node], edges: list[dic
     part_of: dict[tuple[str, str], tuple[_Node, _Node]] = {}
     traverse = []
     for c in clusters:
-        for m in _as_list(c.attrs.get("members")):
+        for m in as_list(c.attrs.get("members")):
             child = lookup.get(m) or lookup.get(str(m))
             if child is None and isinstance(m, str) and m.lstrip("-").isdigit():
                 child = lookup.get(int(m))
@@ -824,7 +559,7 @@ def export_gml(source: MemorySnapshot | GmlImport | Iterable[Record], path: str 
             edge_list.append({"source": gid[child], "target": gid[par], "relationship": "part_of"})
     for rel in relations:
         if rel.src in gid and rel.dst in gid:
-            word = _swap_relation(rel.kind)
+            word = swap_relation(rel.kind)
             body = {"source": gid[rel.src], "target": gid[rel.dst], "relationship": word, "type": "spatial"}
             if word.split("_")[0] in ("north", "south", "east", "west"):
                 body["cardinal_direction"] = word

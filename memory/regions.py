@@ -57,7 +57,7 @@ class _Layer:
         order = np.argsort(keys, kind="stable")
         keys, i, j, ci, cj = keys[order], i[order], j[order], ci[order], cj[order]
         bounds = np.flatnonzero(np.diff(keys)) + 1
-        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(keys)]):
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(keys)], strict=True):
             k = (int(ci[a]), int(cj[a]))
             arr = target.get(k)
             if arr is None:
@@ -116,7 +116,7 @@ class StructureMap:
     def floors(self) -> list[int]:
         return sorted(self._layers)
 
-    def segment(self) -> "RegionMap":
+    def segment(self) -> RegionMap:
         """Split every floor's seen floor into rooms at the doorways."""
         c = self.config
         maps: dict[int, tuple[int, int, np.ndarray, np.ndarray]] = {}

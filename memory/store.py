@@ -19,30 +19,48 @@ Writes go into one open transaction that ``checkpoint()`` commits, so a crash (e
 loses at most the work since the last checkpoint and never leaves a half-written checkpoint.
 Files are validated read-only before anything writes to them: a bad file raises one
 ``MemoryFileError`` and stays byte-for-byte as it was. Nothing is ever pickled.
+
+Record JSON lives in ``memory.records_json``, the row and snapshot types in ``memory.store_types``, the
+schema and file checks in ``memory.store_file`` and the errors in ``memory.errors``; all are re-exported here.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import io
 import json
 import logging
 import os
 import sqlite3
 import threading
-import types
-import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from memory.errors import EmbodiedMemoryError
-from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
-from sim.types import Pose
+from memory.errors import (  # noqa: F401  (re-exported: callers import the errors from here)
+    CorruptMemoryFile,
+    ImageNotFound,
+    MemoryFileError,
+    MemoryFileNotFound,
+    MemoryFileUnwritable,
+    MemoryStoreError,
+    NewerSchemaError,
+    NotAMemoryFile,
+    RecordFormatError,
+)
+from memory.records_json import Record, content_hash, record_from_json, record_to_json  # noqa: F401
+from memory.store_file import SCHEMA_SQL, SCHEMA_VERSION, fsync_path, remove_sidecars, temp_file, validate_file
+from memory.store_types import (  # noqa: F401
+    SEES,
+    TRAVERSE,
+    EdgeRow,
+    EmbeddingSpace,
+    Membership,
+    MemorySnapshot,
+    relation_to_edge,
+)
+from memory.types import ClusterRecord, ObjectRecord, PlaceRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,270 +72,9 @@ __all__ = [
     "record_to_json", "record_from_json", "relation_to_edge", "content_hash",
 ]
 
-SCHEMA_VERSION = 1
-TRAVERSE = "traverse"
-SEES = "sees"
 IMAGE_KINDS = ("thumb", "crop", "view")
 MODALITIES = ("text", "image")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = ("meta", "nodes", "edges", "membership", "embeddings", "images")
 _CHUNK = 500  # ids per "IN (...)" query, under SQLite's variable limit
-
-Record = PlaceRecord | ObjectRecord | ClusterRecord
-_RECORD_TYPES: dict[str, type] = {"place": PlaceRecord, "object": ObjectRecord, "cluster": ClusterRecord}
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE nodes (
-    id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK (kind IN ('place', 'object', 'cluster')),
-    level INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL, x REAL, y REAL, z REAL,
-    floor INTEGER, t_first REAL, t_last REAL, data TEXT NOT NULL);
-CREATE INDEX nodes_kind_level ON nodes (kind, level);
-CREATE TABLE edges (
-    src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
-    UNIQUE (src, dst, kind));
-CREATE INDEX edges_dst ON edges (dst);
-CREATE INDEX edges_kind ON edges (kind);
-CREATE TABLE membership (child TEXT PRIMARY KEY, parent TEXT NOT NULL, level INTEGER NOT NULL);
-CREATE INDEX membership_parent ON membership (parent);
-CREATE TABLE embeddings (
-    node_id TEXT NOT NULL, modality TEXT NOT NULL CHECK (modality IN ('text', 'image')),
-    encoder TEXT NOT NULL, dim INTEGER NOT NULL, dtype TEXT NOT NULL, vec BLOB NOT NULL,
-    source_hash TEXT NOT NULL, PRIMARY KEY (node_id, modality, encoder));
-CREATE INDEX embeddings_space ON embeddings (encoder, modality);
-CREATE TABLE images (
-    node_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('thumb', 'crop', 'view')),
-    png BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (node_id, kind));
-"""
-
-
-# ----------------------------------------------------------------------------------------- errors
-class MemoryStoreError(EmbodiedMemoryError):
-    """The store was misused: closed, read-only, or given data of the wrong shape."""
-
-
-class RecordFormatError(MemoryStoreError, ValueError):
-    """A JSON object does not describe a record (unknown type, missing or mistyped field)."""
-
-
-class ImageNotFound(MemoryStoreError, KeyError):
-    """No image of that kind is stored for that node."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class MemoryFileError(MemoryStoreError):
-    """A memory file cannot be opened or written; ``path`` names it."""
-
-    def __init__(self, message: str, *, path: str | os.PathLike = "") -> None:
-        super().__init__(message)
-        self.path = str(path)
-
-
-class MemoryFileNotFound(MemoryFileError):
-    """The file does not exist (and ``create=False``)."""
-
-
-class NotAMemoryFile(MemoryFileError):
-    """The file is not an SQLite database, or a database that is not a memory file."""
-
-
-class CorruptMemoryFile(MemoryFileError):
-    """The file is an SQLite memory file whose pages or records are damaged."""
-
-
-class NewerSchemaError(MemoryFileError):
-    """The file was written by a newer version of the app (higher schema version)."""
-
-
-class MemoryFileUnwritable(MemoryFileError):
-    """The file or its folder cannot be written, or another process holds the write lock."""
-
-
-# ---------------------------------------------------------------------------------- record JSON
-def record_to_json(record: Record) -> dict[str, Any]:
-    """A JSON-able dict holding every field of ``record`` plus its ``type`` tag."""
-    tag = next((t for t, cls in _RECORD_TYPES.items() if isinstance(record, cls)), None)
-    if tag is None:
-        raise RecordFormatError(f"not a memory record: {type(record).__name__}")
-    out: dict[str, Any] = {"type": tag}
-    for f in dataclasses.fields(record):
-        out[f.name] = _to_json(getattr(record, f.name), f"{tag}.{f.name}")
-    return out
-
-
-def _to_json(v: Any, where: str) -> Any:
-    if v is None or isinstance(v, (str, bool, int, float)):
-        return v
-    if isinstance(v, Pose):
-        return {f.name: getattr(v, f.name) for f in dataclasses.fields(Pose)}
-    if isinstance(v, (tuple, list)):
-        return [_to_json(x, where) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    raise RecordFormatError(f"{where}: cannot store a value of type {type(v).__name__}")
-
-
-def record_from_json(obj: Mapping[str, Any]) -> Record:
-    """The record ``record_to_json`` made; raises ``RecordFormatError`` on anything else."""
-    if not isinstance(obj, Mapping):
-        raise RecordFormatError(f"a record must be a JSON object, got {type(obj).__name__}")
-    tag = obj.get("type")
-    cls = _RECORD_TYPES.get(tag) if isinstance(tag, str) else None
-    if cls is None:
-        raise RecordFormatError(f"unknown record type {tag!r}; expected one of {', '.join(_RECORD_TYPES)}")
-    return _dataclass_converter(cls, tag)(obj, tag)
-
-
-_Conv = Callable[[Any, str], Any]
-_CONVERTERS: dict[Any, _Conv] = {}
-
-
-def _converter(tp: Any) -> _Conv:
-    """A checking JSON -> value function for a field type, built once per type (loading is hot)."""
-    if tp not in _CONVERTERS:
-        _CONVERTERS[tp] = _make_converter(tp)
-    return _CONVERTERS[tp]
-
-
-def _dataclass_converter(cls: type, tag: str) -> _Conv:
-    if cls not in _CONVERTERS:
-        hints = typing.get_type_hints(cls)
-        spec = [(f.name, _converter(hints[f.name]),
-                 f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-                for f in dataclasses.fields(cls)]
-        names = {n for n, _, _ in spec} | ({"type"} if cls is not Pose else set())
-
-        def conv(v: Any, where: str) -> Any:
-            if not isinstance(v, Mapping):
-                raise RecordFormatError(f"{where}: expected an object, got {type(v).__name__}")
-            if not names.issuperset(v):
-                raise RecordFormatError(f"{where}: unknown fields {', '.join(sorted(set(v) - names))}")
-            kwargs = {}
-            for name, sub, required in spec:
-                if name in v:
-                    kwargs[name] = sub(v[name], f"{where}.{name}")
-                elif required:
-                    raise RecordFormatError(f"{where} lacks the field {name!r}")
-            return cls(**kwargs)
-
-        _CONVERTERS[cls] = conv
-    return _CONVERTERS[cls]
-
-
-def _make_converter(tp: Any) -> _Conv:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (types.UnionType, typing.Union):
-        sub = _converter(next(a for a in args if a is not type(None)))
-        nullable = type(None) in args
-        return lambda v, where: None if v is None and nullable else sub(v, where)
-    if tp is Pose:
-        return _dataclass_converter(Pose, "pose")
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _converter(args[0])
-
-            def var_tuple(v: Any, where: str) -> tuple:
-                if not isinstance(v, list):
-                    raise RecordFormatError(f"{where}: expected a list, got {type(v).__name__}")
-                return tuple(item(x, where) for x in v)
-            return var_tuple
-        items = [_converter(a) for a in args]
-
-        def fixed_tuple(v: Any, where: str) -> tuple:
-            if not isinstance(v, list) or len(v) != len(items):
-                raise RecordFormatError(f"{where}: expected {len(items)} items, got {v!r:.40}")
-            return tuple(c(x, where) for c, x in zip(items, v, strict=True))
-        return fixed_tuple
-    if tp in (float, int, str, bool):
-        ok = (int, float) if tp is float else tp
-
-        def scalar(v: Any, where: str) -> Any:
-            if isinstance(v, ok) and (tp is bool or not isinstance(v, bool)):
-                return float(v) if tp is float else v
-            raise RecordFormatError(f"{where}: expected {tp.__name__}, got {type(v).__name__}")
-        return scalar
-    raise RecordFormatError(f"records cannot hold fields of type {tp!r}")
-
-
-def content_hash(data: str | bytes | np.ndarray) -> str:
-    """Short stable hash of a text, bytes or an array (shape and dtype included): a vector's ``source_hash``."""
-    h = hashlib.blake2b(digest_size=12)
-    if isinstance(data, str):
-        h.update(b"s" + data.encode("utf-8", "surrogatepass"))
-    elif isinstance(data, np.ndarray):
-        a = np.ascontiguousarray(data)
-        h.update(f"a{a.dtype.str}{a.shape}".encode() + a.tobytes())
-    else:
-        h.update(b"b" + bytes(data))
-    return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------------- value types
-@dataclass(frozen=True)
-class EdgeRow:
-    """One stored edge; ``data`` holds JSON-able extras (``length``, ``distance``, ``place`` ...)."""
-
-    src: str
-    dst: str
-    kind: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Membership(NamedTuple):
-    """Forest parent of a leaf or cluster; ``level`` is the parent's level."""
-
-    child: str
-    parent: str
-    level: int
-
-
-class EmbeddingSpace(NamedTuple):
-    """Vectors of one encoder and modality held in the file."""
-
-    encoder: str
-    modality: str
-    dim: int
-    dtype: str
-    count: int
-
-
-def relation_to_edge(rel: Relation) -> EdgeRow:
-    """The edge row that stores a spatial relation (its kind is the relation word)."""
-    if rel.kind in (TRAVERSE, SEES):
-        raise MemoryStoreError(f"relation kind {rel.kind!r} is reserved for {rel.kind} edges")
-    return EdgeRow(rel.src, rel.dst, rel.kind, {"place": rel.place, "distance": rel.distance})
-
-
-@dataclass(frozen=True, eq=False)
-class MemorySnapshot:
-    """Everything a memory file holds except vectors and images, in insertion order."""
-
-    places: tuple[PlaceRecord, ...] = ()
-    objects: tuple[ObjectRecord, ...] = ()
-    clusters: tuple[ClusterRecord, ...] = ()
-    edges: tuple[EdgeRow, ...] = ()
-    membership: tuple[Membership, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def records(self) -> tuple[Record, ...]:
-        return (*self.places, *self.objects, *self.clusters)
-
-    @property
-    def relations(self) -> tuple[Relation, ...]:
-        """Edges that are spatial relations (neither ``traverse`` nor ``sees``)."""
-        return tuple(Relation(e.src, e.dst, e.kind, str(e.data.get("place", "")),
-                              float(e.data.get("distance", 0.0)))
-                     for e in self.edges if e.kind not in (TRAVERSE, SEES))
-
-    def edges_of(self, kind: str) -> tuple[EdgeRow, ...]:
-        return tuple(e for e in self.edges if e.kind == kind)
-
-    @property
-    def parents(self) -> dict[str, str]:
-        return {m.child: m.parent for m in self.membership}
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -344,87 +101,6 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, Mapping):
         return dict(v)
     raise MemoryStoreError(f"cannot store a value of type {type(v).__name__} as JSON")
-
-
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temp_file(target: Path, suffix: str) -> Path:
-    """A new empty file beside ``target`` with the usual permissions (``mkstemp`` would make it 0600)."""
-    for _ in range(100):
-        tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}{suffix}"
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name beside {target}")
-
-
-def _remove_sidecars(path: Path) -> None:
-    """Delete a stale ``-wal``/``-shm`` beside ``path``: SQLite would replay a foreign WAL into a new file."""
-    for suffix in ("-wal", "-shm", "-journal"):
-        side = Path(str(path) + suffix)
-        if side.exists():
-            side.unlink()
-
-
-def _validate(path: Path) -> None:
-    """Check a file read-only (header, integrity, tables, schema version); never writes to it."""
-    with open(path, "rb") as f:
-        header = f.read(100)
-    if not header:
-        raise NotAMemoryFile(f"{path} is an empty file, not a memory file", path=path)
-    if not header.startswith(_SQLITE_MAGIC):
-        raise NotAMemoryFile(f"{path} is not a memory file (not an SQLite database)", path=path)
-    sidecars = {s: Path(str(path) + s).exists() for s in ("-wal", "-shm")}
-    try:
-        _check_database(path)
-    except MemoryFileError:
-        for s, existed in sidecars.items():  # a refused file keeps no trace of our visit
-            side = Path(str(path) + s)
-            if not existed and side.exists() and (s == "-shm" or side.stat().st_size == 0):
-                side.unlink()
-        raise
-
-
-def _check_database(path: Path) -> None:
-    conn = None
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            detail = " ".join("; ".join(problems).split())  # one line, however SQLite formats it
-            raise CorruptMemoryFile(f"{path} is damaged ({detail[:160]})", path=path)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" not in tables:
-            raise NotAMemoryFile(f"{path} is an SQLite database but not a memory file (no meta table)", path=path)
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            raise NotAMemoryFile(f"{path} is an SQLite database but not a memory file (no schema version)",
-                                 path=path)
-        version = json.loads(row[0])
-        if not isinstance(version, int) or version < 1:
-            raise CorruptMemoryFile(f"{path} has an invalid schema version {row[0]!r}", path=path)
-        if version > SCHEMA_VERSION:
-            raise NewerSchemaError(f"{path} was written by a newer version of the app (schema {version}; "
-                                   f"this version reads up to {SCHEMA_VERSION}); update the app to open it",
-                                   path=path)
-        missing = [t for t in _TABLES if t not in tables]
-        if missing:
-            raise CorruptMemoryFile(f"{path} lacks the tables {', '.join(missing)}", path=path)
-    except sqlite3.DatabaseError as e:
-        raise CorruptMemoryFile(f"{path} is damaged or not a memory file ({e})", path=path) from e
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptMemoryFile(f"{path} has an unreadable meta table ({e})", path=path) from e
-    finally:
-        if conn is not None:
-            conn.close()
 
 
 # ----------------------------------------------------------------------------------------- store
@@ -462,7 +138,7 @@ class MemoryStore:
             cls._create(p)
         else:
             try:
-                _validate(p)
+                validate_file(p)
             except PermissionError as e:
                 raise MemoryFileError(f"cannot read {p}: permission denied", path=p) from e
         conn = None
@@ -495,7 +171,7 @@ class MemoryStore:
         if not p.parent.is_dir():
             raise MemoryFileUnwritable(f"cannot create {p}: folder {p.parent} does not exist", path=p)
         try:
-            tmp = _temp_file(p, ".new")
+            tmp = temp_file(p, ".new")
         except OSError as e:
             raise MemoryFileUnwritable(f"cannot create {p}: {e.strerror or e}", path=p) from e
         try:
@@ -503,7 +179,7 @@ class MemoryStore:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("BEGIN")
-                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                for stmt in filter(str.strip, SCHEMA_SQL.split(";")):
                     conn.execute(stmt)
                 now = _now()
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
@@ -513,10 +189,10 @@ class MemoryStore:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
-            _fsync_path(Path(tmp))
-            _remove_sidecars(p)
+            fsync_path(Path(tmp))
+            remove_sidecars(p)
             os.replace(tmp, p)
-            _fsync_path(p.parent, directory=True)
+            fsync_path(p.parent, directory=True)
         except (OSError, sqlite3.Error) as e:
             Path(tmp).unlink(missing_ok=True)
             raise MemoryFileUnwritable(f"cannot create {p}: {e}", path=p) from e
@@ -590,16 +266,16 @@ class MemoryStore:
                 raise MemoryFileUnwritable(f"cannot save to {target}: it is a folder", path=target)
             tmp = None
             try:
-                tmp = _temp_file(target, ".tmp")
+                tmp = temp_file(target, ".tmp")
                 dst = sqlite3.connect(tmp, isolation_level=None)
                 try:
                     self._c().backup(dst)
                 finally:
                     dst.close()
-                _fsync_path(Path(tmp))
-                _remove_sidecars(target)
+                fsync_path(Path(tmp))
+                remove_sidecars(target)
                 os.replace(tmp, target)
-                _fsync_path(target.parent, directory=True)
+                fsync_path(target.parent, directory=True)
             except (OSError, sqlite3.Error) as e:
                 if tmp is not None:
                     Path(tmp).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memory.forest import ClusterView, Summary
-from memory.types import NodeKind, object_name
+from memory.types import NodeKind
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class RoomModel:
 
     @classmethod
     @functools.cache
-    def from_catalog(cls) -> "RoomModel":
+    def from_catalog(cls) -> RoomModel:
         """The model built from the project's object catalog (``assets/catalog``)."""
         from sim.catalog import load_catalog
 
@@ -204,7 +204,8 @@ class ExtractiveSummariser:
         n_views = sum(1 for lf in view.leaves if lf.kind == NodeKind.PLACE)
         where = f"{room} " if room and conf >= 0.5 else ""
         if top:
-            name = f"{where.capitalize() or ''}{'area' if where else 'Area'} with {join_words([lab for lab, _, _ in top])}"
+            head = f"{where.capitalize()}area" if where else "Area"
+            name = f"{head} with {join_words([lab for lab, _, _ in top])}"
             things = self._things(view, 4)
             summary = f"An area{f' of a {room}' if where else ''} with {things}."
         else:

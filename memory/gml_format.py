@@ -1,0 +1,130 @@
+"""GML text reader and writer: ``parse_gml`` turns GML text into ordered ``(key, value)`` pairs,
+``format_gml`` writes pairs back; ``group_pairs`` and ``as_list`` read the values of parsed files.
+
+Our own reader, because networkx's ``read_gml`` builds an undirected graph from the Embodied-RAG
+files and so loses the direction of ``part_of`` and relation edges.
+"""
+from __future__ import annotations
+
+import ast
+import html
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from memory.errors import GmlError
+
+__all__ = ["parse_gml", "format_gml", "group_pairs", "as_list"]
+
+_TOKEN = re.compile(r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<key>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<real>[+-]?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|INF|NAN))
+    |(?P<int>[+-]?\d+)|(?P<str>"[^"]*")|(?P<open>\[)|(?P<close>\])""", re.X)
+
+
+def parse_gml(text: str, source: str = "GML") -> list[tuple[str, Any]]:
+    """Parse GML text into ``(key, value)`` pairs (values: int, float, str or a nested pair list).
+
+    Order and repeated keys are kept. Errors name the line: ``GmlError("f.gml: line 3: ...")``.
+    """
+    pos, line, key = 0, 1, None
+    cur: list[tuple[str, Any]] = []
+    stack: list[tuple[list, str, int]] = []
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise GmlError(f"{source}: line {line}: unexpected text {text[pos:pos + 20]!r}")
+        kind, tok, at = m.lastgroup, m.group(), line
+        line += tok.count("\n")
+        pos = m.end()
+        if kind in ("ws", "comment"):
+            continue
+        if key is None:
+            if kind == "close":
+                if not stack:
+                    raise GmlError(f"{source}: line {at}: ']' without a matching '['")
+                parent, pkey, _ = stack.pop()
+                parent.append((pkey, cur))
+                cur = parent
+            elif kind == "key":
+                key = tok
+            else:
+                raise GmlError(f"{source}: line {at}: expected a key, found {tok[:20]!r}")
+            continue
+        if kind == "open":
+            stack.append((cur, key, at))
+            cur, key = [], None
+            continue
+        if kind == "int":
+            value: Any = int(tok)
+        elif kind == "real" or (kind == "key" and tok in ("INF", "NAN")):
+            value = float(tok)
+        elif kind == "str":
+            value = html.unescape(tok[1:-1])
+        else:
+            raise GmlError(f"{source}: line {at}: key {key!r} has no value")
+        cur.append((key, value))
+        key = None
+    if key is not None:
+        raise GmlError(f"{source}: line {line}: key {key!r} has no value")
+    if stack:
+        raise GmlError(f"{source}: the '[' opened at line {stack[-1][2]} is never closed")
+    return cur
+
+
+def format_gml(pairs: Iterable[tuple[str, Any]], indent: int = 0) -> str:
+    """GML text for ``(key, value)`` pairs; dict values become ``[...]`` blocks, lists repeated keys."""
+    out = []
+    pad = "  " * indent
+    for key, value in pairs:
+        if isinstance(value, Mapping):
+            out.append(f"{pad}{key} [\n{format_gml(value.items(), indent + 1)}{pad}]\n")
+        elif isinstance(value, (list, tuple)):
+            out.append(format_gml(((key, v) for v in value), indent))
+        else:
+            out.append(f"{pad}{key} {_gml_value(value)}\n")
+    return "".join(out)
+
+
+def _gml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NAN"
+        if math.isinf(v):
+            return "INF" if v > 0 else "-INF"
+        s = repr(v)
+        return s if "." in s else s.replace("e", ".0e")  # GML reals carry a decimal point
+    s = "".join(c if 32 <= ord(c) < 127 and c not in '"&' else f"&#{ord(c)};" for c in str(v))
+    return f'"{s}"'
+
+
+def group_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Pairs as a dict; repeated keys collect into lists (as networkx does)."""
+    d: dict[str, Any] = {}
+    multi: set[str] = set()
+    for k, v in pairs:
+        v = group_pairs(v) if isinstance(v, list) else v
+        if k not in d:
+            d[k] = v
+        elif k in multi:
+            d[k].append(v)
+        else:
+            d[k] = [d[k], v]
+            multi.add(k)
+    return d
+
+
+def as_list(v: Any) -> list:
+    if v is None:
+        return []
+    if isinstance(v, str) and v.strip().startswith("["):
+        try:  # a Python list written as a string, as the authors' street-view files do
+            parsed = ast.literal_eval(v.strip())
+            return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+        except (ValueError, SyntaxError):
+            pass
+    return list(v) if isinstance(v, list) else [v]

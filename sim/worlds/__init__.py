@@ -23,3 +23,7 @@ class WorldType:
 
 WORLDS: Registry[WorldType] = Registry("world type")
 WORLDS.register_lazy("rooms", "sim.worlds.rooms:WORLD")
+WORLDS.register_lazy("house", "sim.worlds.house:WORLD")
+WORLDS.register_lazy("office", "sim.worlds.office:WORLD")
+WORLDS.register_lazy("multifloor", "sim.worlds.multifloor:WORLD")
+WORLDS.register_lazy("campus", "sim.worlds.campus:WORLD")

@@ -23,7 +23,7 @@ HANDLERS = {
     "gui": "ui.app:run_gui",
     "world": "app.cli_world:cmd_world",
     "drive": "app.cli_drive:cmd_drive",
-    "explore": "app.cli_memory:cmd_explore",
+    "explore": "app.cli_explore:cmd_explore",
     "import-gml": "app.cli_memory:cmd_import_gml",
     "memory": "app.cli_memory:cmd_memory",
     "query": "app.cli_query:cmd_query",

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 __all__ = ["RoomModel", "ExtractiveSummariser", "plural", "join_words", "number_word"]
 
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_STRUCTURAL = frozenset({"door", "window", "wall", "floor", "ceiling", "light switch", "outlet", "stairs"})
 _FLOOR_WORDS = ("ground floor", "first floor", "second floor", "third floor", "fourth floor")
 
 
@@ -133,7 +134,7 @@ class RoomModel:
         vol = self.volumes.get(label, 0.1)
         rooms_with = sum(1 for w in self.weights.values() if w.get(label, 0.0) > 0)
         specific = 1.0 / (1.0 + rooms_with)
-        low = 0.2 if label in ("door", "window", "wall", "floor", "ceiling", "light switch", "outlet") else 1.0
+        low = 0.2 if label in _STRUCTURAL else 1.0
         return low * math.log1p(20.0 * vol) * (0.5 + specific)
 
 
@@ -241,7 +242,8 @@ class ExtractiveSummariser:
         unit = "area" if outdoor else "room"
         name = f"{label.capitalize()}: {listed}" if listed else label.capitalize()
         n_obj = sum(n for _, n in view.counts)
-        common = join_words([f"{plural(lab, n)} ({n})" for lab, n in view.counts[:3]])
+        notable = [(lab, n) for lab, n in view.counts if lab not in _STRUCTURAL]
+        common = join_words([f"{plural(lab, n)} ({n})" for lab, n in notable[:3]])
         summary = (f"The {label} has {number_word(n_rooms)} {plural(unit, n_rooms)}: {listed}."
                    if n_rooms else f"The {label} has no {plural(unit)} mapped yet.")
         if n_obj:

@@ -1,0 +1,44 @@
+"""The lab's configuration: one YAML file with a section per component.
+
+```yaml
+sim: {width: 320, height: 240, hfov_deg: 90}
+memory:
+  perception: {type: oracle, min_pixels: 150}
+  forest: {area_radius: 1.75}
+  text_encoder: {type: minilm}
+  image_encoder: null
+explorer: {look_around: true}
+llm: {base_url: http://127.0.0.1:8080/v1, model: smollm2}
+```
+
+Every section is a frozen keyword-only dataclass; unknown keys are rejected with the list of
+valid ones and the file line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memory.core import MemoryConfig
+from memory.llm import LLMConfig
+from sim.config import from_dict, load_yaml
+from sim.explore import ExplorerConfig
+from sim.simulator import SimConfig
+
+__all__ = ["LabConfig", "load_lab_config"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabConfig:
+    sim: SimConfig = field(default_factory=SimConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
+    llm: LLMConfig | None = None
+
+
+def load_lab_config(path: str | Path | None = None) -> LabConfig:
+    """The defaults, or the settings of a YAML file (errors name the file and line)."""
+    if path is None:
+        return LabConfig()
+    doc = load_yaml(path)
+    return from_dict(LabConfig, doc.data, where=str(path), lines=doc.lines)

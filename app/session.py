@@ -1,0 +1,163 @@
+"""``Session``: a robot in a world with its memory - the use case the GUI and the CLI share.
+
+The session owns the simulator, the memory (``memory.core.EmbodiedMemory``) and the current
+driving policy. Every observation the robot makes, by exploring, teleoperation or navigation,
+goes through ``memory.ingest``. Long work (``explore``) is a generator of ``Progress`` reports
+that honours a ``CancelToken``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import LabConfig
+from app.exploration import ExploreResult, ExploreSnapshot
+from app.exploration import explore as explore_loop
+from app.progress import CancelToken, Progress
+from memory.core import EmbodiedMemory
+from sim.explore import FrontierExplorer, Policy
+from sim.loader import load_scene
+from sim.scene import Scene
+from sim.simulator import Simulator, make_simulator
+from sim.types import Action, Observation, Pose
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Session", "SessionSnapshot", "ExploreSummary"]
+
+_GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """What viewers need after a few steps: the robot, the last observation, memory counts."""
+
+    step: int
+    pose: Pose
+    observation: Observation | None
+    coverage: float | None
+    stats: dict
+    collisions: int = 0
+
+
+@dataclass
+class ExploreSummary:
+    episode: ExploreResult
+    stats: dict
+    memory_path: str | None
+    seconds: float
+    steps_per_second: float
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        ep = self.episode
+        return {
+            "steps": ep.steps, "stop_reason": ep.stop_reason,
+            "coverage": ep.coverage.to_dict() if ep.coverage is not None else None,
+            "collisions": ep.collisions, "distance_m": round(ep.distance, 2), "seconds": round(self.seconds, 2),
+            "steps_per_second": round(self.steps_per_second, 2), "memory": self.stats, "out": self.memory_path,
+        }
+
+
+class _IngestingSimulator:
+    """A simulator proxy that feeds every observation into the memory."""
+
+    def __init__(self, session: "Session") -> None:
+        self._s = session
+
+    def __getattr__(self, name):
+        return getattr(self._s.sim, name)
+
+    def step(self, action: Action) -> Observation:
+        return self._s.step(action)
+
+    def observe(self) -> Observation:
+        return self._s.observation
+
+
+class Session:
+    """A robot in a world with its memory."""
+
+    def __init__(self, scene: Scene | str, *, config: LabConfig | None = None, memory: EmbodiedMemory | None = None,
+                 memory_path: str | Path | None = None, seed: int = 0, simulator: Simulator | None = None) -> None:
+        self.config = config or LabConfig()
+        self.scene = load_scene(scene) if isinstance(scene, str) else scene
+        self.sim = simulator or make_simulator(self.config.sim, self.scene)
+        try:
+            if memory is not None:
+                self.memory = memory
+            elif memory_path is not None:
+                self.memory = EmbodiedMemory.open(memory_path, self.config.memory)
+            else:
+                self.memory = EmbodiedMemory(self.config.memory)
+        except BaseException:
+            self.sim.close()
+            raise
+        self.memory.meta.setdefault("scene", self.scene.spec or self.scene.name)
+        start = self.scene.start
+        if seed:
+            start = start.moved(yaw=start.yaw + seed * _GOLDEN)
+        self.observation = self.sim.reset(start)
+        self.memory.ingest(self.observation)
+        self.trajectory: list[Pose] = [self.observation.pose]
+        self.policy: Policy | None = None
+        self.steps = 0
+
+    # ------------------------------------------------------------------ driving
+    def step(self, action: Action) -> Observation:
+        """Move the robot and remember what it sees."""
+        obs = self.sim.step(action)
+        self.memory.ingest(obs)
+        self.observation = obs
+        self.trajectory.append(obs.pose)
+        self.steps += 1
+        return obs
+
+    def explorer(self) -> FrontierExplorer:
+        """The frontier explorer of this session (created on first use, kept between runs)."""
+        if not isinstance(self.policy, FrontierExplorer):
+            self.policy = FrontierExplorer.for_simulator(self.sim, config=self.config.explorer)
+        return self.policy
+
+    def explore(self, max_steps: int, cancel: CancelToken | None = None, *, policy: Policy | None = None,
+                report_every: int = 10) -> Generator[Progress, None, ExploreSummary]:
+        """Explore (or run ``policy``) for at most ``max_steps`` steps; returns a summary."""
+        t0 = time.perf_counter()
+        pol = policy or self.explorer()
+        gen = explore_loop(_IngestingSimulator(self), pol, max_steps, cancel, report_every=report_every)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                episode: ExploreResult = stop.value
+                break
+            snap = p.snapshot
+            cov = snap.coverage if isinstance(snap, ExploreSnapshot) else None
+            stats = self.memory.stats()
+            msg = f"{stats['objects']} objects, {stats['rooms']} rooms" + (f", coverage {cov:.0%}" if cov else "")
+            yield Progress("explore", p.done, p.total, msg,
+                           SessionSnapshot(self.steps, self.observation.pose, self.observation, cov, stats,
+                                           snap.collisions if isinstance(snap, ExploreSnapshot) else 0))
+        yield Progress("explore", episode.steps, max_steps, "summarising the memory")
+        self.memory.refresh()
+        self.memory.checkpoint()
+        dt = time.perf_counter() - t0
+        path = str(self.memory.store.path) if self.memory.store is not None else None
+        return ExploreSummary(episode, self.memory.stats(), path, dt, episode.steps / max(dt, 1e-9))
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        try:
+            self.memory.close()
+        finally:
+            self.sim.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

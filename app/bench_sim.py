@@ -219,8 +219,18 @@ def bench_navmap(ctx: BenchContext) -> dict:
             "resolution": g.spec.resolution}
 
 
+def bench_exploration(ctx: BenchContext) -> dict:
+    """Frontier-exploration steps to 95 % coverage (one run each; 2-floor house skipped in quick mode)."""
+    from app.exploration import steps_to_coverage
+
+    out = {"house": steps_to_coverage(ctx.spec, target=0.95, max_steps=3000)}
+    if not ctx.quick:
+        out["multifloor"] = steps_to_coverage("multifloor:seed=2,floors=2", target=0.90, max_steps=4000)
+    return out
+
+
 for _name, _fn in (("render", bench_render), ("steps", bench_steps), ("worlds", bench_worlds),
-                   ("navmap", bench_navmap)):
+                   ("navmap", bench_navmap), ("exploration", bench_exploration)):
     register_section(_name, _fn)
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 from app.exploration import ExploreResult, explore
 from app.progress import run_with_progress
 from sim.errors import ConfigError, UnreachableGoal
-from sim.explore import FrontierExplorer, TeleopPolicy, Waypoint, WaypointFollower, parse_waypoints
+from sim.explore import FrontierExplorer
 from sim.loader import load_scene
 from sim.planner import Planner
+from sim.policies import TeleopPolicy, Waypoint, WaypointFollower, parse_waypoints
 from sim.scene import Scene
 from sim.simulator import SimConfig, Simulator, make_simulator
 from sim.types import Pose

@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from sim.errors import ConfigError
 
@@ -188,7 +189,8 @@ def _convert(tp: Any, value: Any, where: str, lines: LineMap | None, path: tuple
         elif origin is tuple and args:
             if len(value) != len(args):
                 raise bad(f"a list of {len(args)} values")
-            items = [_convert(a, v, where, lines, path + (i,)) for i, (a, v) in enumerate(zip(args, value))]
+            pairs = enumerate(zip(args, value, strict=True))
+            items = [_convert(a, v, where, lines, path + (i,)) for i, (a, v) in pairs]
         else:
             inner = args[0] if args else Any
             items = [_convert(inner, v, where, lines, path + (i,)) for i, v in enumerate(value)]

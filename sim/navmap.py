@@ -122,7 +122,7 @@ class NavMap:
     @classmethod
     def from_scene(cls, scene: Scene, *, resolution: float = 0.05, robot_radius: float = 0.18,
                    robot_height: float = 1.3, step_height: float = 0.12, max_cells: int = 4_000_000,
-                   raycaster=None) -> "NavMap":
+                   raycaster=None) -> NavMap:
         """Build the grids by casting one ray down per cell on every floor."""
         lo, hi = scene.mesh.bounds()
         margin = 0.5

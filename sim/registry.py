@@ -6,7 +6,8 @@ optional backends are only imported when someone builds them.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from sim.errors import RegistryError
 

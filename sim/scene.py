@@ -77,7 +77,7 @@ class SceneMesh:
             return z, z
         return self.vertices.min(axis=0), self.vertices.max(axis=0)
 
-    def select(self, mask: np.ndarray) -> "SceneMesh":
+    def select(self, mask: np.ndarray) -> SceneMesh:
         """Sub-mesh of the triangles where ``mask`` is true (vertices compacted)."""
         tris = self.triangles[mask]
         used, inv = np.unique(tris.ravel(), return_inverse=True)
@@ -109,7 +109,7 @@ class Portal:
                 "radius": self.radius}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Portal":
+    def from_dict(cls, d: dict) -> Portal:
         return cls(int(d["id"]), str(d.get("kind", "stairs")), int(d["floor_a"]),
                    (float(d["a"][0]), float(d["a"][1])), float(d.get("yaw_a", 0.0)), int(d["floor_b"]),
                    (float(d["b"][0]), float(d["b"][1])), float(d.get("yaw_b", 0.0)),

@@ -85,7 +85,7 @@ class Simulator(Protocol):
     def pose(self) -> Pose: ...
 
     @property
-    def navmap(self) -> "NavMap | None":
+    def navmap(self) -> NavMap | None:
         """Ground-truth navigable map (None when the backend cannot provide one)."""
         ...
 
@@ -107,7 +107,7 @@ class Simulator(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Simulator": ...
+    def __enter__(self) -> Simulator: ...
 
     def __exit__(self, *exc) -> None: ...
 
@@ -117,7 +117,7 @@ SIMULATORS.register_lazy("builtin", "sim.builtin:BuiltinSimulator")
 SIMULATORS.register_lazy("habitat", "sim.habitat:HabitatSimulator")
 
 
-def make_simulator(config: SimConfig | None = None, scene: "Scene | SceneSpec | str | None" = None) -> Simulator:
+def make_simulator(config: SimConfig | None = None, scene: Scene | SceneSpec | str | None = None) -> Simulator:
     """Build the simulator backend ``config.type`` for ``scene`` (a ``Scene``, a spec or a spec string).
 
     A ``habitat:PATH`` spec selects the habitat backend whatever ``config.type`` says.

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -63,11 +63,11 @@ class Pose:
         """Unit forward vector in the world frame."""
         return np.array([math.cos(self.yaw), math.sin(self.yaw), 0.0])
 
-    def distance_to(self, other: "Pose") -> float:
+    def distance_to(self, other: Pose) -> float:
         return float(math.hypot(self.x - other.x, self.y - other.y) + abs(self.z - other.z))
 
     def moved(self, *, x: float | None = None, y: float | None = None, z: float | None = None,
-              yaw: float | None = None, floor: int | None = None) -> "Pose":
+              yaw: float | None = None, floor: int | None = None) -> Pose:
         return Pose(
             self.x if x is None else float(x),
             self.y if y is None else float(y),
@@ -106,27 +106,27 @@ class Action:
     dt: float = 0.0
 
     @classmethod
-    def forward(cls, metres: float | None = None) -> "Action":
+    def forward(cls, metres: float | None = None) -> Action:
         return cls(ActionKind.FORWARD, metres)
 
     @classmethod
-    def backward(cls, metres: float | None = None) -> "Action":
+    def backward(cls, metres: float | None = None) -> Action:
         return cls(ActionKind.BACKWARD, metres)
 
     @classmethod
-    def turn_left(cls, degrees: float | None = None) -> "Action":
+    def turn_left(cls, degrees: float | None = None) -> Action:
         return cls(ActionKind.TURN_LEFT, degrees)
 
     @classmethod
-    def turn_right(cls, degrees: float | None = None) -> "Action":
+    def turn_right(cls, degrees: float | None = None) -> Action:
         return cls(ActionKind.TURN_RIGHT, degrees)
 
     @classmethod
-    def velocity(cls, v: float, omega: float, dt: float = 0.1) -> "Action":
+    def velocity(cls, v: float, omega: float, dt: float = 0.1) -> Action:
         return cls(ActionKind.VELOCITY, None, float(v), float(omega), float(dt))
 
     @classmethod
-    def stop(cls) -> "Action":
+    def stop(cls) -> Action:
         return cls(ActionKind.STOP)
 
 
@@ -228,7 +228,7 @@ class ObjectInfo:
 
     @property
     def size(self) -> tuple[float, float, float]:
-        return tuple(float(b - a) for a, b in zip(self.bbox_min, self.bbox_max))  # type: ignore[return-value]
+        return tuple(float(b - a) for a, b in zip(self.bbox_min, self.bbox_max, strict=True))  # type: ignore[return-value]
 
     @property
     def description(self) -> str:
@@ -244,7 +244,7 @@ class ObjectInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "ObjectInfo":
+    def from_dict(cls, d: Mapping) -> ObjectInfo:
         return cls(
             id=int(d["id"]), category=str(d["category"]), colour=str(d.get("colour", "")),
             material=str(d.get("material", "")), room_id=int(d.get("room_id", -1)),
@@ -304,7 +304,7 @@ class RoomInfo:
                 "polygon": [list(p) for p in self.polygon]}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "RoomInfo":
+    def from_dict(cls, d: Mapping) -> RoomInfo:
         return cls(id=int(d["id"]), type=str(d["type"]), floor=int(d.get("floor", 0)),
                    polygon=tuple((float(a), float(b)) for a, b in d.get("polygon", ())),
                    name=str(d.get("name", "")))
@@ -322,7 +322,7 @@ class FloorInfo:
         return {"index": self.index, "elevation": self.elevation, "height": self.height}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FloorInfo":
+    def from_dict(cls, d: Mapping) -> FloorInfo:
         return cls(index=int(d["index"]), elevation=float(d.get("elevation", 0.0)),
                    height=float(d.get("height", 2.8)))
 
@@ -372,7 +372,7 @@ class SceneInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "SceneInfo":
+    def from_dict(cls, d: Mapping) -> SceneInfo:
         floors = tuple(FloorInfo.from_dict(f) for f in d.get("floors", ())) or (FloorInfo(0),)
         return cls(
             name=str(d.get("name", "scene")), kind=str(d.get("kind", "mesh")),

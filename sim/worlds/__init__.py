@@ -5,8 +5,9 @@ dataclass (the spec's parameters) and ``generate(config) -> Scene``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sim.registry import Registry
 

@@ -11,17 +11,10 @@ import pytest
 from app.exploration import explore, run_episode, steps_to_coverage
 from app.progress import CancelToken, Progress
 from sim import geometry
-from sim.explore import (
-    FrontierExplorer,
-    Policy,
-    TeleopPolicy,
-    Waypoint,
-    WaypointFollower,
-    WaypointSpecError,
-    parse_waypoints,
-)
+from sim.explore import FrontierExplorer, Policy
 from sim.keyframes import KeyframeDetector
 from sim.loader import load_scene
+from sim.policies import TeleopPolicy, Waypoint, WaypointFollower, WaypointSpecError, parse_waypoints
 from sim.scene import Opening, Portal, Scene, SceneBuilder, SurfaceKind
 from sim.simulator import SimConfig, make_simulator
 from sim.types import ActionKind, FloorInfo, ObjectInfo, Pose, SceneInfo

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from sim.errors import UnreachableGoal
+from sim.follower import FollowerConfig, PathFollower
 from sim.navmap import FloorGrid, GridSpec, NavMap
-from sim.planner import FollowerConfig, Path, PathFollower, PathSegment, Planner, PlannerConfig, densify
+from sim.planner import Path, PathSegment, Planner, PlannerConfig, densify
 from sim.scene import Portal
 from sim.types import ActionKind, FloorInfo, Pose
 

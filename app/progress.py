@@ -6,8 +6,9 @@ Long work in ``app`` is written as generators that yield ``Progress`` and check 
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Generator, Iterator, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["Progress", "CancelToken", "Cancelled", "run_with_progress", "drain"]
 

@@ -66,7 +66,7 @@ class ExploreSummary:
 class _IngestingSimulator:
     """A simulator proxy that feeds every observation into the memory."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: Session) -> None:
         self._s = session
 
     def __getattr__(self, name):
@@ -156,7 +156,7 @@ class Session:
         finally:
             self.sim.close()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -18,9 +18,11 @@ from app.config import LabConfig
 from app.exploration import ExploreResult, ExploreSnapshot
 from app.exploration import explore as explore_loop
 from app.progress import CancelToken, Progress
+from app.robot_map import load_robot_map, save_robot_map
 from memory.core import EmbodiedMemory
 from sim.explore import FrontierExplorer, Policy
 from sim.loader import load_scene
+from sim.mapping import MapperConfig, OccupancyMapper, RobotMap
 from sim.scene import Scene
 from sim.simulator import Simulator, make_simulator
 from sim.types import Action, Observation, Pose
@@ -98,11 +100,14 @@ class Session:
             self.sim.close()
             raise
         self.memory.meta.setdefault("scene", self.scene.spec or self.scene.name)
+        self.mapper = self._robot_mapper()
+        self.memory.checkpoint_hooks.append(lambda store: save_robot_map(store, self.mapper))
         start = self.scene.start
         if seed:
             start = start.moved(yaw=start.yaw + seed * _GOLDEN)
         self.observation = self.sim.reset(start)
         self.memory.ingest(self.observation)
+        self.mapper.update(self.observation)
         self.trajectory: list[Pose] = [self.observation.pose]
         self.policy: Policy | None = None
         self.steps = 0
@@ -112,6 +117,7 @@ class Session:
         """Move the robot and remember what it sees."""
         obs = self.sim.step(action)
         self.memory.ingest(obs)
+        self.mapper.update(obs)  # the explorer fuses the same observation only once
         self.observation = obs
         self.trajectory.append(obs.pose)
         self.steps += 1
@@ -120,8 +126,43 @@ class Session:
     def explorer(self) -> FrontierExplorer:
         """The frontier explorer of this session (created on first use, kept between runs)."""
         if not isinstance(self.policy, FrontierExplorer):
-            self.policy = FrontierExplorer.for_simulator(self.sim, config=self.config.explorer)
+            self.policy = FrontierExplorer.for_simulator(self.sim, config=self.config.explorer, mapper=self.mapper)
         return self.policy
+
+    def _robot_mapper(self) -> OccupancyMapper:
+        """The robot's own map: the one saved in the memory file, or a new one."""
+        cfg = self.sim.config
+        mc = MapperConfig(robot_radius=cfg.robot_radius, robot_height=cfg.robot_height, resolution=cfg.nav_resolution)
+        store = self.memory.store
+        if store is not None:
+            restored = load_robot_map(store, self.sim.camera, mc)
+            if restored is not None:
+                return restored
+        nm = self.sim.navmap
+        pose = self.scene.start
+        # only the grid origin is taken from the ground truth, so that evaluation cells coincide
+        origin = nm.grid(pose.floor).spec if nm is not None and pose.floor in nm.floors else None
+        return OccupancyMapper(self.sim.camera, mc, origin=origin)
+
+    def known_portals(self) -> list:
+        """Stairs the robot knows: it has seen one of their ends, or the explorer noticed them."""
+        nm = self.sim.navmap
+        portals = list(nm.portals) if nm is not None else []
+        noticed = self.policy.known_portals if isinstance(self.policy, FrontierExplorer) else set()
+        out = []
+        for p in portals:
+            seen = False
+            for f, end in ((p.floor_a, p.a), (p.floor_b, p.b)):
+                fm = self.mapper.floors.get(f)
+                if fm is not None and bool(fm.seen_at(end[0], end[1])[0]):
+                    seen = True
+            if seen or p.id in noticed:
+                out.append(p)
+        return out
+
+    def robot_grid(self) -> RobotMap:
+        """The robot's own map as a planner grid, with the stairs it knows."""
+        return self.mapper.as_grid(self.known_portals())
 
     def explore(self, max_steps: int, cancel: CancelToken | None = None, *, policy: Policy | None = None,
                 report_every: int = 10) -> Generator[Progress, None, ExploreSummary]:

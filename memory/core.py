@@ -114,6 +114,8 @@ class EmbodiedMemory:
         self._text_pending: set[str] = set()
         self._image_pending: set[str] = set()
         self.meta: dict = {}
+        # callables(store) run inside every checkpoint's transaction (the app saves the robot's map)
+        self.checkpoint_hooks: list = []
 
     # ------------------------------------------------------------------ files
     @classmethod
@@ -196,6 +198,8 @@ class EmbodiedMemory:
         for k, v in self.meta.items():
             if k != "schema_version":  # the store's own
                 s.set_meta(k, v)
+        for hook in self.checkpoint_hooks:
+            hook(s)
         s.checkpoint()
         self._last_checkpoint = time.monotonic()
 

@@ -72,7 +72,7 @@ __all__ = [
     "record_to_json", "record_from_json", "relation_to_edge", "content_hash",
 ]
 
-IMAGE_KINDS = ("thumb", "crop", "view")
+IMAGE_KINDS = ("thumb", "crop", "view", "map")  # map: the robot's own occupancy map, one per floor
 MODALITIES = ("text", "image")
 _CHUNK = 500  # ids per "IN (...)" query, under SQLite's variable limit
 

@@ -36,7 +36,7 @@ CREATE TABLE embeddings (
     source_hash TEXT NOT NULL, PRIMARY KEY (node_id, modality, encoder));
 CREATE INDEX embeddings_space ON embeddings (encoder, modality);
 CREATE TABLE images (
-    node_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('thumb', 'crop', 'view')),
+    node_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('thumb', 'crop', 'view', 'map')),
     png BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (node_id, kind));
 """
 

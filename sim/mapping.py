@@ -419,6 +419,28 @@ class OccupancyMapper:
         """Known-free cells of ``floor`` inflated for the robot radius (see ``FloorMap.navigable``)."""
         return self.floor(floor).navigable(radius)
 
+    def export_floor(self, index: int) -> tuple[GridSpec, np.ndarray, np.ndarray]:
+        """One floor as (grid spec, log-odds float32, flags uint8: 1 seen, 2 swept, 4 visited), for saving."""
+        fm = self.floor(index)
+        flags = (fm.seen.astype(np.uint8) | (fm.swept.astype(np.uint8) << 1) | (fm.visited.astype(np.uint8) << 2))
+        return fm.spec, fm.logodds.copy(), flags
+
+    def restore_floor(self, index: int, spec: GridSpec, logodds: np.ndarray, flags: np.ndarray) -> None:
+        """Put back a floor saved with ``export_floor`` (the robot remembers its map across sessions)."""
+        if logodds.shape != spec.shape or flags.shape != spec.shape:
+            raise ValueError(f"saved map of floor {index} has shape {logodds.shape}, expected {spec.shape}")
+        fm = FloorMap(index, spec, self.config)
+        fm.logodds = np.clip(logodds.astype(np.float32), self.config.l_min, self.config.l_max)
+        fm.seen = (flags & 1).astype(bool)
+        fm.swept = (flags & 2).astype(bool)
+        fm.visited = (flags & 4).astype(bool)
+        known = fm.seen | fm.swept | fm.visited
+        if known.any():
+            ii, jj = np.nonzero(known)
+            fm.bbox = (int(ii.min()), int(ii.max()) + 1, int(jj.min()), int(jj.max()) + 1)
+        fm.version += 1
+        self.floors[index] = fm
+
     def as_grid(self, portals: tuple[Portal, ...] | list[Portal] = ()) -> RobotMap:
         """The map as a planner grid source, with the portals the robot knows about."""
         return RobotMap({f: fm.view() for f, fm in self.floors.items()}, tuple(portals), self.config.robot_radius)

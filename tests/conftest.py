@@ -20,3 +20,23 @@ from sim.loader import load_scene  # noqa: E402
 def rooms_scene():
     """A tiny two-room world (fast to build, for unit tests)."""
     return load_scene("rooms:n=2,seed=0")
+
+
+def _explore_to_file(path, spec: str, steps: int):
+    from app.progress import drain
+    from app.session import Session
+
+    with Session(spec, memory_path=path) as s:
+        summary = drain(s.explore(steps))
+    return summary
+
+
+@pytest.fixture(scope="session")
+def house_memory(tmp_path_factory):
+    """``house:seed=3,rooms=6`` explored to completion once per test session: (db path, summary).
+
+    Tests must not write to this file; copy it first (``shutil.copy``) when they need to.
+    """
+    path = tmp_path_factory.mktemp("house") / "house.db"
+    summary = _explore_to_file(path, "house:seed=3,rooms=6", 1500)
+    return path, summary

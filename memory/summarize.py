@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 __all__ = ["RoomModel", "ExtractiveSummariser", "plural", "join_words", "number_word"]
 
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_HOUSE_ROOMS = frozenset({"bedroom", "bathroom", "kitchen", "living room", "dining room", "hallway", "office",
+                          "laundry room", "storage room", "stairwell", "gym", "room"})
 _STRUCTURAL = frozenset({"door", "window", "wall", "floor", "ceiling", "light switch", "outlet", "stairs"})
 _FLOOR_WORDS = ("ground floor", "first floor", "second floor", "third floor", "fourth floor")
 
@@ -235,6 +237,8 @@ class ExtractiveSummariser:
 
     def _floor(self, view: ClusterView) -> Summary:
         types = Counter(r.room_type or "room" for r in view.rooms)
+        if "room" in types and len(types) > 1:
+            types["other room"] = types.pop("room")
         n_rooms = sum(types.values())
         listed = join_words([_counted(t, n) for t, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))])
         label = _FLOOR_WORDS[view.floor] if 0 <= view.floor < len(_FLOOR_WORDS) else f"floor {view.floor}"
@@ -256,8 +260,11 @@ class ExtractiveSummariser:
         counts = dict(view.counts)
         outdoor = self._outdoor(view.counts)
         office = counts.get("desk", 0) + counts.get("office chair", 0) >= max(4, 0.25 * sum(counts.values()))
-        kind = "campus" if outdoor else ("office" if office else "house")
         room_types = Counter(r.room_type or "room" for r in view.rooms)
+        homely = set(room_types) <= _HOUSE_ROOMS and sum(room_types.values()) <= 14
+        kind = "campus" if outdoor else ("office" if office else ("house" if homely else "building"))
+        if "room" in room_types and len(room_types) > 1:
+            room_types["other room"] = room_types.pop("room")
         n_rooms = sum(room_types.values())
         unit = "area" if outdoor else "room"
         storeys = f"{number_word(n_floors)}-floor " if n_floors > 1 else ("single-floor " if not outdoor else "")

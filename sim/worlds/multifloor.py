@@ -48,6 +48,9 @@ WALKWAY = 1.2
 RISERS = 15
 GOING = 0.24
 FOOT = 1.0  # free zone before the first step
+# the stairs portal at a foot sits this close to the first step, so that a robot crossing the foot
+# zone (from the landing of the flight below, in the next column) can pass beside its disc
+FOOT_SPOT = 0.3
 LANDING = 1.14  # free zone beyond the last step
 _GROUND = ("living room", "kitchen", "dining room")
 _GROUND_EXTRA = {"office": (1.5, 1), "bathroom": (1.2, 1), "laundry room": (0.8, 1), "storage room": (0.6, 1),
@@ -95,10 +98,10 @@ def _flights(n_floors: int, inner: Rect) -> list[_Flight]:
         cx = (x0 + x1) / 2
         if k % 2 == 0:
             rect = Rect(x0, inner.y0 + FOOT, x1, inner.y0 + FOOT + run)
-            foot, landing = (cx, inner.y0 + FOOT / 2), (cx, rect.y1 + (inner.y1 - rect.y1) / 2)
+            foot, landing = (cx, rect.y0 - FOOT_SPOT), (cx, rect.y1 + (inner.y1 - rect.y1) / 2)
         else:
             rect = Rect(x0, inner.y1 - FOOT - run, x1, inner.y1 - FOOT)
-            foot, landing = (cx, inner.y1 - FOOT / 2), (cx, inner.y0 + (rect.y0 - inner.y0) / 2)
+            foot, landing = (cx, rect.y1 + FOOT_SPOT), (cx, inner.y0 + (rect.y0 - inner.y0) / 2)
         out.append(_Flight(k, rect, k % 2 == 0, foot, landing))
     return out
 

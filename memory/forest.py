@@ -320,8 +320,9 @@ class SemanticForest(RepairMixin):
         r = self.config.area_radius
         return (floor, int(math.floor(pos[0] / r)), int(math.floor(pos[1] / r)))
 
-    def _index(self, c: _Cluster) -> None:
-        key = self._grid_key(c.floor, c.centroid) if c.n else None
+    def _index(self, c: _Cluster, *, remove: bool = False) -> None:
+        """Keep an area's entry in the spatial grid at its centroid (``remove``: drop it)."""
+        key = self._grid_key(c.floor, c.centroid) if c.n and not remove else None
         if key == c.grid_key:
             return
         if c.grid_key is not None:

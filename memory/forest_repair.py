@@ -95,12 +95,7 @@ class RepairMixin:
         for level in (AREA, ROOM, FLOOR, SITE):
             for c in [c for c in self._clusters.values() if c.level == level and not c.children]:
                 self._unlink(c)
-                if c.grid_key is not None:
-                    s = self._grid.get(c.grid_key)
-                    if s is not None:
-                        s.discard(c.id)
-                        if not s:
-                            del self._grid[c.grid_key]
+                self._index(c, remove=True)
                 del self._clusters[c.id]
                 self._dirty.discard(c.id)
                 removed.append(c.id)

@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 PROG = "launcher.py"
 
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--memory", help="memory file (.db) to open")
     s.add_argument("--screenshot", help="save a screenshot of the window to this PNG and quit")
     s.add_argument("--explore-steps", type=int, default=0, help="explore this many steps at start")
+    s.add_argument("--query", help="ask this question once the start-up exploration is done")
 
     s = sub.add_parser("world", help="generate or load a world; write mesh, semantics and a map")
     s.add_argument("spec", help="house:seed=3,rooms=6 | office:seed=1 | multifloor:seed=2,floors=2 | "
@@ -101,10 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("db", help="memory file (.db)")
     s.add_argument("question", nargs="?", help="the question (or use --batch / --image)")
     s.add_argument("--top-k", type=int, default=5)
-    s.add_argument("--retriever", choices=["forest", "flat", "llm"], default="forest")
+    s.add_argument("--retriever", choices=["forest", "flat", "llm"], default=None,
+                   help="default: forest (or the config's query.retriever)")
     s.add_argument("--generator", choices=["template", "llm"], default=None)
     s.add_argument("--image", help="query by image (PNG/JPEG)")
     s.add_argument("--batch", help="file with one question per line; JSON lines out")
+    s.add_argument("--robot", help="robot position 'x,y[,floor]' for the spatial prior and path lengths")
     s.add_argument("--config", help="YAML file with encoder/LLM settings")
     s.add_argument("--json", action="store_true")
 
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quick", action="store_true", help="tiny run (seconds), for tests")
+    s.add_argument("--workers", type=int, default=None, help="render processes (default 2)")
+    s.add_argument("--threads", type=int, default=None, help="torch threads for training (default 2)")
+    s.add_argument("--json", action="store_true", help="print the model card as JSON")
     return p
 
 

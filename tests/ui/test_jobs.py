@@ -1,0 +1,132 @@
+"""``ui.jobs`` and ``ui.lab_state`` headless: the same functions the worker thread runs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.progress import Cancelled, CancelToken, drain
+from sim.errors import LabError
+from ui import jobs, services
+from ui.lab_state import LabState, NoSession
+from ui.services import QueryParams
+
+SMALL_WORLD = "rooms:n=3,seed=1"
+
+
+def test_views_of_an_explored_session(explored_state):
+    st = explored_state
+    frame = st.frame()
+    assert frame.camera.rgb.shape == frame.camera.depth.shape == frame.camera.semantic.shape
+    assert frame.stats["places"] > 3 and frame.coverage is not None and frame.memory_path
+    snap = st.map_snapshot(force=True)
+    assert len(snap.cloud) > 1000 and len(snap.graph.place_ids) == frame.stats["places"]
+    assert len(snap.forest.ids) > 0 and snap.robot is not None
+    again = st.map_snapshot()
+    assert again.cloud is snap.cloud and again.graph is snap.graph  # unchanged layers are reused
+
+
+def test_node_details_for_cluster_object_and_place(explored_state):
+    st = explored_state
+    tree = st.tree(force=True)
+    root = jobs.node_details(st, CancelToken(), tree.roots[0])
+    assert root.title and root.summary and root.members and root.image is not None
+    obj = next(n for n in tree.nodes.values() if n.kind == "object")
+    d = jobs.node_details(st, CancelToken(), obj.id)
+    assert d.level == "object" and d.members  # the views that saw it
+    views = jobs.past_views(st, CancelToken(), limit=5)
+    assert 0 < len(views) <= 5 and views[0][2].ndim == 3
+
+
+def test_ask_draws_hits(explored_state):
+    st = explored_state
+    out = jobs.ask(st, CancelToken(), QueryParams(text="where is the sofa?"))
+    r = out.response
+    assert r["answer"] and r["hits"]
+    assert st.map_snapshot().hits.ids  # the hits are drawn
+    assert set(out.thumbnails) <= {h["id"] for h in r["hits"]}
+    with pytest.raises(LabError, match="LLM"):
+        jobs.ask(st, CancelToken(), QueryParams(text="where is the sofa?", generator="llm"))
+
+
+def test_world_lifecycle_save_as_and_reopen(tmp_path):
+    st = LabState(autosave_dir=tmp_path / "auto")
+    with pytest.raises(NoSession):
+        st.require()
+    info = drain(jobs.new_world(st, CancelToken(), SMALL_WORLD))
+    assert info.memory_path and info.memory_path.startswith(str(tmp_path / "auto"))
+    drain(jobs.explore(st, CancelToken(), 30))
+    pose = jobs.teleop(st, CancelToken(), "left")
+    assert pose == st.session.observation.pose
+    with pytest.raises(LabError, match="unknown drive command"):
+        jobs.teleop(st, CancelToken(), "jump")
+    stats = st.frame().stats
+    target = tmp_path / "kept.db"
+    assert jobs.save_memory_as(st, CancelToken(), str(target)) == str(target)
+    assert st.memory_path == str(target)  # later checkpoints go to the new file
+    st.close()
+    st2 = LabState(autosave_dir=tmp_path / "auto")
+    info2 = drain(jobs.open_memory(st2, CancelToken(), str(target)))
+    assert info2.scene == SMALL_WORLD and info2.memory_path == str(target)
+    assert st2.session.memory.stats()["objects"] == stats["objects"]
+    assert len(st2.cloud) > 0  # remembered views are redrawn
+    st2.close()
+
+
+def test_new_world_without_autosave_has_no_file_and_save_asks_for_one(tmp_path):
+    st = LabState(autosave=False, autosave_dir=tmp_path)
+    info = drain(jobs.new_world(st, CancelToken(), "rooms:n=1,seed=2"))
+    assert info.memory_path is None
+    with pytest.raises(LabError, match="Save As"):
+        jobs.save_memory(st, CancelToken())
+    assert jobs.save_memory_as(st, CancelToken(), str(tmp_path / "m.db")) == str(tmp_path / "m.db")
+    assert jobs.save_memory(st, CancelToken()) == str(tmp_path / "m.db")
+    st.close()
+
+
+def test_bad_inputs_raise_lab_errors(tmp_path):
+    st = LabState(autosave_dir=tmp_path)
+    with pytest.raises(LabError):
+        drain(jobs.new_world(st, CancelToken(), "castle:seed=1"))
+    with pytest.raises(LabError):
+        jobs.memory_scene(tmp_path / "missing.db")
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        drain(jobs.new_world(st, cancel, "rooms:n=1"))
+    assert st.session is None
+
+
+def test_route_points_use_floor_elevations(explored_state):
+    pts = explored_state.route_points([(0.0, 0.0, 0), (1.0, 2.0, 0)], lift=0.0)
+    assert pts.shape == (2, 3) and np.allclose(pts[:, 2], 0.0)
+
+
+def test_services_report_missing_features():
+    assert services.available("query") and services.missing("query") is None
+    assert services.available("navigation")
+    if not services.available("scenario"):
+        assert "app/scenario.py" in services.missing("scenario")
+        with pytest.raises(services.FeatureUnavailable):
+            services.scenario("x.yaml", None)
+    assert services.report_path({"report": "r.html"}).name == "r.html"
+    assert services.report_path(object()) is None
+
+
+def test_run_scenario_wraps_the_app_generator(monkeypatch, tmp_path):
+    from app.progress import Progress
+
+    report = tmp_path / "report.html"
+
+    class Report:
+        report_path = report
+
+    def fake(path, out_dir, *, cancel=None):
+        yield Progress("scenario", 1, 2, "step one", snapshot=object())
+        return Report()
+
+    monkeypatch.setattr(services, "scenario", fake)
+    gen = jobs.run_scenario(LabState(autosave=False), CancelToken(), "s.yaml", str(tmp_path))
+    first = next(gen)
+    assert (first.message, first.snapshot) == ("step one", None)
+    result = drain(gen)
+    assert services.report_path(result) == report

@@ -1,0 +1,93 @@
+"""The camera pane: what the robot sees - RGB, colour-mapped depth and instance (semantic) views."""
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ui.lab_state import SessionFrame
+from ui.qt_util import QtImageLabel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QtCameraPane", "VIEW_MODES"]
+
+VIEW_MODES = ("RGB", "Depth", "Semantic", "Side by side")
+
+
+class QtCameraPane(QWidget):
+    """Shows the latest camera frame one view at a time or all three side by side."""
+
+    mode_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.frame: SessionFrame | None = None
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(VIEW_MODES)
+        self.mode_box.setToolTip("Which camera view to show")
+        self.info = QLabel("no world open")
+        self.info.setStyleSheet("color: #9aa3b2;")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("View"))
+        top.addWidget(self.mode_box)
+        top.addStretch(1)
+        top.addWidget(self.info)
+        # live frames: fast scaling (smooth scaling of three views 20 times a second costs the GUI thread)
+        self.views = {name: QtImageLabel(f"{name.lower()} view", smooth=False) for name in VIEW_MODES[:3]}
+        self.captions = {name: QLabel(name) for name in VIEW_MODES[:3]}
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        # side by side: RGB across the top, depth and semantic under it (the dock is narrow)
+        for name, row, col, span in (("RGB", 0, 0, 2), ("Depth", 2, 0, 1), ("Semantic", 2, 1, 1)):
+            self.captions[name].setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.captions[name].setStyleSheet("color: #9aa3b2; font-size: 11px;")
+            grid.addWidget(self.captions[name], row, col, 1, span)
+            grid.addWidget(self.views[name], row + 1, col, 1, span)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(3, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(top)
+        lay.addLayout(grid, 1)
+        self.mode_box.currentTextChanged.connect(self._on_mode_change)
+        self.mode_box.setCurrentText("Side by side")
+        self._on_mode_change(self.mode_box.currentText())
+
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentText()
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in VIEW_MODES:
+            raise ValueError(f"unknown camera view {mode!r}; expected one of {', '.join(VIEW_MODES)}")
+        self.mode_box.setCurrentText(mode)
+
+    def _on_mode_change(self, mode: str) -> None:
+        both = mode == "Side by side"
+        for name in VIEW_MODES[:3]:
+            visible = both or name == mode
+            self.views[name].setVisible(visible)
+            self.captions[name].setVisible(both)
+        self.mode_changed.emit(mode)
+
+    def set_frame(self, frame: SessionFrame | None) -> None:
+        """Show a new frame (None: no world)."""
+        self.frame = frame
+        if frame is None or frame.camera is None:
+            for v in self.views.values():
+                v.set_image(None)
+            self.info.setText("no world open")
+            return
+        cam = frame.camera
+        self.views["RGB"].set_image(cam.rgb)
+        self.views["Depth"].set_image(cam.depth)
+        self.views["Semantic"].set_image(cam.semantic)
+        p = frame.pose
+        self.info.setText(f"step {frame.step}  ·  x {p.x:.1f}  y {p.y:.1f}  floor {p.floor}")
+
+    def view_image(self, name: str):
+        """The array shown in one view (for tests and screenshots)."""
+        return self.views[name].image

@@ -1,0 +1,475 @@
+"""The main window: the 3D map in the middle, docks around it, menus and a status bar.
+
+The window never touches the session: every action becomes a job for the ``SessionWorker``
+(``ui.jobs``), and the worker's signals bring back results, progress, camera frames and map
+snapshots. Docks (napari-style): controls and camera on the left, query and forest on the right.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTextEdit,
+    QWidget,
+)
+
+from app.config import LabConfig
+from sim.spec import MESH_SUFFIXES as _MESH_SUFFIXES
+from ui import jobs, services
+from ui.lab_state import LabState, MapSnapshot, SessionFrame
+from ui.qt_camera_pane import QtCameraPane
+from ui.qt_controls import QtControlsPane, QtLLMDialog
+from ui.qt_forest_pane import QtForestPane
+from ui.qt_map_pane import QtMapPane
+from ui.qt_query_pane import QtQueryPane, QtViewPicker
+from ui.qt_util import show_error
+from ui.worker import Job, QtSessionController
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QtMainWindow"]
+
+_KEYS = {Qt.Key.Key_W: "forward", Qt.Key.Key_Up: "forward", Qt.Key.Key_S: "backward", Qt.Key.Key_Down: "backward",
+         Qt.Key.Key_A: "left", Qt.Key.Key_Left: "left", Qt.Key.Key_D: "right", Qt.Key.Key_Right: "right"}
+_TEXT_INPUTS = (QLineEdit, QTextEdit, QAbstractSpinBox, QComboBox, QAbstractItemView)
+_EXCLUSIVE_KINDS = ("world", "open", "explore", "step", "go", "scenario", "save", "save_as", "refresh")
+
+
+class QtMainWindow(QMainWindow):
+    """Embodied-RAG Lab's desktop window."""
+
+    job_done = Signal(str, object)  # kind, result (tests and the start-up script wait on it)
+    job_error = Signal(str, str)  # kind, message
+
+    def __init__(self, config: LabConfig | None = None, *, state: LabState | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Embodied-RAG Lab")
+        self.state = state or LabState(config)
+        self.controller = QtSessionController(self.state, self)
+        self.map_pane = QtMapPane()
+        self.camera_pane = QtCameraPane()
+        self.controls = QtControlsPane()
+        self.query_pane = QtQueryPane()
+        self.forest_pane = QtForestPane()
+        self.setCentralWidget(self.map_pane)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("Controls", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Camera", self.camera_pane, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Query", self.query_pane, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Forest", self.forest_pane, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._laid_out = False
+        self._build_status_bar()
+        self._build_menus()
+        self._wire()
+        self.frame: SessionFrame | None = None
+        self.snapshot: MapSnapshot | None = None
+        self.world: jobs.WorldInfo | None = None
+        self.memory_path: str | None = None
+        self.last_result: dict[str, Any] = {}
+        self._explore_job: Job | None = None
+        self._teleop_pending = 0
+        self._fps_timer = QTimer(self)
+        self._fps_timer.timeout.connect(self._on_fps_tick)
+        self._fps_timer.start(500)
+        self.query_pane.set_features(services.missing("query"), services.missing("navigation"))
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    # ------------------------------------------------------------------ construction
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        d = QDockWidget(title, self)
+        d.setObjectName(f"dock-{title.lower()}")
+        d.setWidget(widget)
+        f = QDockWidget.DockWidgetFeature
+        d.setFeatures(f.DockWidgetMovable | f.DockWidgetFloatable | f.DockWidgetClosable)
+        self.addDockWidget(area, d)
+        self.docks[title] = d
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self._on_cancel_click)
+        self.fps_label = QLabel("3D — fps")
+        self.levels_label = QLabel("no memory")
+        self.coverage_label = QLabel("")
+        for w in (self.levels_label, self.coverage_label, self.fps_label):
+            w.setStyleSheet("padding: 0 8px; color: #b8c0cc;")
+        sb.addPermanentWidget(self.levels_label)
+        sb.addPermanentWidget(self.coverage_label)
+        sb.addPermanentWidget(self.fps_label)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+    def _action(self, menu, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self.new_world_action = self._action(f, "New world", lambda: self.new_world(self.controls.scene_spec()),
+                                             "Ctrl+N")
+        self._action(f, "Open scene file…", self._on_open_scene_click)
+        f.addSeparator()
+        self._action(f, "Open memory…", self._on_open_memory_click, "Ctrl+O")
+        self.save_action = self._action(f, "Save memory", self._on_save_click, "Ctrl+S")
+        self.save_as_action = self._action(f, "Save memory as…", self._on_save_as_click, "Ctrl+Shift+S")
+        self.autosave_action = QAction("Autosave", self, checkable=True, checked=self.state.autosave)
+        self.autosave_action.toggled.connect(self._on_autosave_change)
+        f.addAction(self.autosave_action)
+        f.addSeparator()
+        self.scenario_action = self._action(f, "Run scenario…", self._on_scenario_click)
+        why = services.missing("scenario")
+        self.scenario_action.setEnabled(why is None)
+        self.scenario_action.setToolTip(why or "run a scenario file and open its report")
+        f.setToolTipsVisible(True)
+        self.controls.set_scenario_missing(why)
+        f.addSeparator()
+        self._action(f, "Quit", self.close, "Ctrl+Q")
+        s = mb.addMenu("&Settings")
+        self._action(s, "LLM server…", self._on_llm_click)
+        v = mb.addMenu("&View")
+        for d in self.docks.values():
+            v.addAction(d.toggleViewAction())
+        v.addSeparator()
+        self._action(v, "Fit 3D view", self.map_pane.fit_view, "F")
+        self._action(v, "Refresh forest summaries", self._on_refresh_click, "F5")
+        h = mb.addMenu("&Help")
+        self._action(h, "About", self._on_about_click)
+
+    def _wire(self) -> None:
+        w = self.controller.worker
+        w.job_started.connect(self._on_job_start)
+        w.job_progress.connect(self._on_job_progress)
+        w.job_finished.connect(self._on_job_finish)
+        w.job_failed.connect(self._on_job_fail)
+        w.job_cancelled.connect(self._on_job_cancel)
+        w.frame_ready.connect(self._on_frame_change)
+        w.map_ready.connect(self._on_map_change)
+        c = self.controls
+        c.new_world_requested.connect(self.new_world)
+        c.open_scene_requested.connect(self._on_open_scene_click)
+        c.explore_toggled.connect(self._on_explore_toggle)
+        c.step_requested.connect(lambda: self._submit("step", jobs.step_once, "step"))
+        c.speed_changed.connect(self.controller.set_speed)
+        c.teleop_requested.connect(self.teleop)
+        c.open_memory_requested.connect(self._on_open_memory_click)
+        c.save_memory_requested.connect(self._on_save_click)
+        c.save_memory_as_requested.connect(self._on_save_as_click)
+        c.autosave_toggled.connect(self.autosave_action.setChecked)
+        c.llm_settings_requested.connect(self._on_llm_click)
+        c.scenario_requested.connect(self._on_scenario_click)
+        self.controller.set_speed(c.speed_value())
+        q = self.query_pane
+        q.ask_requested.connect(self.ask)
+        q.go_requested.connect(self.go_to)
+        q.hit_selected.connect(self._on_node_select)
+        q.pick_view_requested.connect(lambda: self._submit("views", jobs.past_views, "past views", exclusive=False))
+        self.forest_pane.node_selected.connect(self._on_node_select)
+
+    # ------------------------------------------------------------------ public actions
+    def _submit(self, kind: str, fn, title: str, *, exclusive: bool | None = None, paced: bool = False,
+                **kwargs: Any) -> Job:
+        excl = kind in _EXCLUSIVE_KINDS if exclusive is None else exclusive
+        return self.controller.submit(kind, fn, title=title, exclusive=excl, paced=paced, **kwargs)
+
+    def _stop_driving(self) -> None:
+        # a new session replaces the robot: stop exploring or driving instead of queueing behind it
+        for job in list(self.controller.running.values()):
+            if job.kind in ("explore", "step", "go"):
+                job.cancel.cancel()
+
+    def new_world(self, spec: str) -> Job:
+        """Build the world ``spec`` and start a fresh session in it."""
+        self._stop_driving()
+        return self._submit("world", jobs.new_world, f"new world {spec}", spec=spec)
+
+    def open_memory(self, path: str, scene: str | None = None) -> Job:
+        """Open a memory file in the world it was built in (or ``scene``)."""
+        self._stop_driving()
+        return self._submit("open", jobs.open_memory, f"open {Path(path).name}", path=path, scene=scene)
+
+    def explore(self, steps: int, *, paced: bool = True) -> Job:
+        """Explore for ``steps`` steps (the Start/Pause button follows)."""
+        self.controls.set_exploring(True)
+        self._explore_job = self._submit("explore", jobs.explore, "exploring", paced=paced, steps=steps)
+        return self._explore_job
+
+    def pause(self) -> None:
+        if self._explore_job is not None:
+            self._explore_job.cancel.cancel()
+
+    def teleop(self, key: str) -> None:
+        if self._teleop_pending >= 2 or self._explore_job is not None:
+            return  # key auto-repeat must not pile up steps; exploration owns the robot
+        self._teleop_pending += 1
+        self._submit("teleop", jobs.teleop, "drive", exclusive=False, key=key)
+
+    def ask(self, params: services.QueryParams) -> Job:
+        if params.text and self.query_pane.text.text() != params.text:
+            self.query_pane.text.setText(params.text)  # questions asked from code show like typed ones
+        self.query_pane.set_busy(True)
+        return self._submit("ask", jobs.ask, "asking", exclusive=False, params=params)
+
+    def go_to(self, goal: list[float], floor: int | None = None) -> Job:
+        """Drive the robot to ``goal`` (the answer's goal; ``floor`` None: from its height)."""
+        return self._submit("go", jobs.go_to, "driving to the goal", paced=True, goal=tuple(goal), floor=floor)
+
+    def save_memory_as(self, path: str) -> Job:
+        return self._submit("save_as", jobs.save_memory_as, f"saving {Path(path).name}", path=path)
+
+    def run_scenario(self, path: str) -> Job:
+        return self._submit("scenario", jobs.run_scenario, f"scenario {Path(path).name}", path=path)
+
+    @property
+    def busy(self) -> bool:
+        return any(j.exclusive for j in self.controller.running.values())
+
+    # ------------------------------------------------------------------ worker signals
+    def _on_job_start(self, job: Job) -> None:
+        if job.exclusive:
+            self.progress.setVisible(True)
+            self.progress.setRange(0, 0)
+            self.cancel_button.setVisible(True)
+            self.statusBar().showMessage(job.title + "…")
+
+    def _on_job_progress(self, job: Job, p) -> None:
+        if p.total:
+            self.progress.setRange(0, int(p.total))
+            self.progress.setValue(int(p.done))
+        else:
+            self.progress.setRange(0, 0)
+        self.statusBar().showMessage(f"{job.title}: {p.message}" if p.message else job.title)
+
+    def _end_job(self, job: Job) -> None:
+        if job.exclusive and not any(j.exclusive for j in self.controller.running.values()):
+            self.progress.setVisible(False)
+            self.cancel_button.setVisible(False)
+        if job.kind == "teleop":
+            self._teleop_pending = max(0, self._teleop_pending - 1)
+        if job.kind == "explore" and job is self._explore_job:
+            self._explore_job = None
+            self.controls.set_exploring(False)
+        if job.kind == "ask":
+            self.query_pane.set_busy(False)
+
+    def _on_job_finish(self, job: Job, result: Any) -> None:
+        self._end_job(job)
+        self.last_result[job.kind] = result
+        kind = job.kind
+        if kind in ("world", "open"):
+            self._on_world_change(result)
+        elif kind in ("explore", "step") and result is not None:
+            ep = result.episode
+            self.statusBar().showMessage(f"explored {ep.steps} steps ({ep.stop_reason}); "
+                                         f"{result.stats['objects']} objects, {result.stats['rooms']} rooms", 8000)
+        elif kind == "details":
+            if result.id == self.forest_pane.selected or result.id == self.map_pane.selected:
+                self.forest_pane.show_details(result)
+        elif kind == "views":
+            self._pick_view(result)
+        elif kind == "ask":
+            self.query_pane.set_outcome(result)
+            hits = result.response.get("hits") or []
+            if hits:
+                self._on_node_select(str(hits[0]["id"]))
+                self.forest_pane.select_node(str(hits[0]["id"]))
+        elif kind == "go":
+            self.statusBar().showMessage(f"navigation: {getattr(result, 'stop_reason', result)}", 8000)
+        elif kind in ("save", "save_as"):
+            self.memory_path = result
+            self.controls.set_memory_path(result)
+            self.statusBar().showMessage(f"memory saved to {result}", 6000)
+            self._update_title()
+        elif kind == "scenario":
+            report = services.report_path(result)
+            self.statusBar().showMessage(f"scenario finished; report {report}", 8000)
+            if report is not None and report.exists():
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(report.resolve())))
+        self.job_done.emit(kind, result)
+
+    def _on_job_fail(self, job: Job, error: BaseException) -> None:
+        self._end_job(job)
+        self.statusBar().showMessage(f"{job.title} failed: {error}", 10000)
+        from sim.errors import LabError
+
+        details = "" if isinstance(error, LabError) else job.error_trace
+        show_error(self, f"{job.title.capitalize()} failed", error, details)
+        self.job_error.emit(job.kind, str(error))
+
+    def _on_job_cancel(self, job: Job) -> None:
+        self._end_job(job)
+        self.statusBar().showMessage(f"{job.title}: cancelled", 5000)
+        self.job_done.emit(job.kind, None)
+
+    def _on_world_change(self, info: jobs.WorldInfo) -> None:
+        self.world = info
+        self.memory_path = info.memory_path
+        self.controls.set_session_open(True)
+        self.controls.set_memory_path(info.memory_path)
+        self.query_pane.clear()
+        self.forest_pane.set_tree(None)
+        self.map_pane.highlight(None)
+        self._update_title()
+        self.statusBar().showMessage(f"opened {info.scene}", 6000)
+
+    def _update_title(self) -> None:
+        info = self.world
+        path = self.memory_path
+        parts = ["Embodied-RAG Lab"] + ([info.scene] if info else []) + ([Path(path).name] if path else [])
+        self.setWindowTitle(" — ".join(parts))
+
+    def _on_frame_change(self, frame: SessionFrame) -> None:
+        self.frame = frame
+        self.camera_pane.set_frame(frame)
+        levels = frame.stats.get("levels", {})
+        self.levels_label.setText("nodes  " + "  ".join(f"L{k} {v}" for k, v in sorted(levels.items())))
+        cov = f"coverage {frame.coverage:.0%}" if frame.coverage is not None else "coverage —"
+        rate = f"  ·  {frame.steps_per_second:.0f} steps/s" if frame.steps_per_second > 0 else ""
+        self.coverage_label.setText(f"step {frame.step}  ·  {cov}{rate}")
+
+    def _on_map_change(self, snap: MapSnapshot) -> None:
+        self.snapshot = snap
+        self.map_pane.set_snapshot(snap)
+        self.forest_pane.set_tree(snap.tree)
+
+    def _on_fps_tick(self) -> None:
+        fps = self.map_pane.view.fps()
+        n = len(self.snapshot.cloud) if self.snapshot is not None else 0
+        ms = self.map_pane.view.paint_ms
+        rate = f"3D {fps:.0f} fps ({ms[-1]:.0f} ms/frame)" if fps and ms else "3D idle"
+        self.fps_label.setText(f"{rate}  ·  {n / 1000:.1f}k points")
+
+    # ------------------------------------------------------------------ handlers
+    def _on_node_select(self, node_id: str) -> None:
+        if not node_id:
+            return
+        self.map_pane.highlight(node_id)
+        self._submit("details", jobs.node_details, "node details", exclusive=False, node_id=node_id)
+
+    def _on_explore_toggle(self, on: bool) -> None:
+        if on and self._explore_job is None:
+            self.explore(self.controls.steps.value())
+        elif not on:
+            self.pause()
+
+    def _on_cancel_click(self) -> None:
+        for job in list(self.controller.running.values()):
+            if job.exclusive:
+                job.cancel.cancel()
+
+    def _on_open_scene_click(self) -> None:
+        pattern = " ".join(f"*{s}" for s in _MESH_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open scene file", str(Path.home()), f"Scenes ({pattern})")
+        if path:
+            self.new_world(path)
+
+    def _on_open_memory_click(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open memory", str(self.state.autosave_dir), "Memory (*.db)")
+        if path:
+            self.open_memory(path)
+
+    def _on_save_click(self) -> None:
+        if self.world is not None and self.memory_path is None:
+            self._on_save_as_click()  # autosave was off: the memory has no file yet
+            return
+        self._submit("save", jobs.save_memory, "saving the memory")
+
+    def _on_save_as_click(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save memory as", str(Path.home() / "memory.db"), "Memory (*.db)")
+        if path:
+            self.save_memory_as(path if path.endswith(".db") else path + ".db")
+
+    def _on_autosave_change(self, on: bool) -> None:
+        self.state.autosave = on  # read by the worker when the next world opens
+        self.controls.autosave.setChecked(on)
+
+    def _on_scenario_click(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Run scenario", str(Path.cwd()), "Scenario (*.yaml *.yml)")
+        if path:
+            self.run_scenario(path)
+
+    def _on_refresh_click(self) -> None:
+        self._submit("refresh", jobs.refresh_memory, "refreshing the forest")
+
+    def _on_llm_click(self) -> None:
+        dlg = QtLLMDialog(self.state.llm, self)
+        if dlg.exec():
+            self.state.llm = dlg.chosen  # read by the worker at the next query
+            self.statusBar().showMessage("LLM: " + (dlg.chosen.base_url if dlg.chosen else "off"), 5000)
+
+    def _pick_view(self, views: list) -> None:
+        if not views:
+            self.statusBar().showMessage("no remembered views yet", 5000)
+            return
+        dlg = QtViewPicker(views, self)
+        if dlg.exec():
+            chosen = dlg.chosen()
+            if chosen is not None:
+                self.query_pane.set_query_image(chosen[1], chosen[0])
+
+    def _on_about_click(self) -> None:
+        QMessageBox.about(self, "Embodied-RAG Lab", "A robot explores 3D worlds and builds a non-parametric memory "
+                          "(topological graph + semantic forest) that answers questions and sends it back.")
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._laid_out:  # dock sizes only stick once the window has its size
+            self._laid_out = True
+            QTimer.singleShot(0, self.default_layout)
+
+    def default_layout(self) -> None:
+        """Controls and camera on the left, query over forest on the right, the 3D map between."""
+        h = max(600, self.height() - 60)
+        self.resizeDocks([self.docks["Controls"], self.docks["Query"]], [330, 450], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Controls"], self.docks["Camera"]], [int(h * 0.52), int(h * 0.48)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Query"], self.docks["Forest"]], [int(h * 0.45), int(h * 0.55)],
+                         Qt.Orientation.Vertical)
+
+    # ------------------------------------------------------------------ keys, closing
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.KeyPress and isinstance(obj, QWidget) and obj.window() is self:
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier  # arrows carry it on some systems
+            key = _KEYS.get(Qt.Key(event.key())) if mods == Qt.KeyboardModifier.NoModifier else None
+            if key is not None and not isinstance(obj, _TEXT_INPUTS) and self.world is not None:
+                self.teleop(key)
+                return True
+        return super().eventFilter(obj, event)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self._fps_timer.stop()
+        self.controller.stop()
+        super().closeEvent(event)

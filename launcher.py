@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question")
     s.add_argument("--retriever", choices=["forest", "flat", "llm"], default="forest")
     s.add_argument("--out", help="folder for a map of the route")
+    s.add_argument("--config", help="YAML file with encoder/LLM settings")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("run", help="run a scenario YAML file")
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="parallel workers (Ray) when > 1")
     s.add_argument("--ray-address", help="Ray cluster address (default: local Ray)")
     s.add_argument("--retrievers", nargs="+", help="retrievers to compare (default: flat forest [llm])")
+    s.add_argument("--config", help="YAML file with LLM/retrieval settings (an 'llm' section adds the llm retriever)")
 
     s = sub.add_parser("bench", help="benchmarks that print figures")
     s.add_argument("what", nargs="?", default="all", choices=["sim", "memory", "retrieval", "gui", "simclip", "all"])

@@ -9,6 +9,7 @@ memory:
   image_encoder: null
 explorer: {look_around: true}
 llm: {base_url: http://127.0.0.1:8080/v1, model: smollm2}
+query: {retriever: forest, generator: template, top_k: 5, retrieval: {beam: [16, 6, 3]}}
 ```
 
 Every section is a frozen keyword-only dataclass; unknown keys are rejected with the list of
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.query import QueryConfig
 from memory.core import MemoryConfig
 from memory.llm import LLMConfig
 from sim.config import from_dict, load_yaml
@@ -34,6 +36,7 @@ class LabConfig:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
     llm: LLMConfig | None = None
+    query: QueryConfig = field(default_factory=QueryConfig)
 
 
 def load_lab_config(path: str | Path | None = None) -> LabConfig:

@@ -18,18 +18,18 @@ import numpy as np
 
 from memory.encoders import Encoder, EncoderConfig, make_encoder
 from memory.forest import ForestConfig, RefreshReport, SemanticForest, leaf_from_record
-from memory.perception import PerceptionConfig, Perceiver, make_perceiver
+from memory.perception import Perceiver, PerceptionConfig, make_perceiver
 from memory.records_json import content_hash
 from memory.regions import RegionMap, StructureConfig, StructureMap
 from memory.store import MemoryStore
-from memory.summarize import ExtractiveSummariser
+from memory.summarize_llm import SummariserConfig, make_summariser
 from memory.topo_graph import GraphUpdate, TopoGraph, TopoGraphConfig
 from memory.types import ClusterRecord, Leaf, NodeKind, ObjectRecord, Percept, PlaceRecord
 from sim.types import Observation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IngestConfig", "MemoryConfig", "EmbodiedMemory", "IngestResult"]
+__all__ = ["IngestConfig", "MemoryConfig", "EmbodiedMemory", "IngestResult", "default_image_encoder"]
 
 LeafRecord = PlaceRecord | ObjectRecord
 
@@ -42,6 +42,18 @@ class IngestConfig:
     embed_images: bool = True  # image vectors for crops and views when an image encoder is set
 
 
+def default_image_encoder() -> EncoderConfig | None:
+    """SimCLIP (offline, ``assets/models/simclip.pt``) when its shipped weights are present, else none.
+
+    A configured ``image_encoder`` (e.g. ``{type: openclip, pretrained: /path/ckpt.pt}``) replaces this
+    default; ``image_encoder: null`` turns image embedding off. Vectors are stored per encoder id, so
+    switching encoders never mixes spaces.
+    """
+    from memory.encoders.simclip import shipped_weights_available
+
+    return EncoderConfig(type="simclip", threads=1) if shipped_weights_available() else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class MemoryConfig:
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
@@ -50,8 +62,9 @@ class MemoryConfig:
     structure: StructureConfig = field(default_factory=StructureConfig)
     # one torch thread: beside the raycaster, two threads oversubscribe a 2-core CPU (4x slower)
     text_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(threads=1))
-    image_encoder: EncoderConfig | None = None
+    image_encoder: EncoderConfig | None = field(default_factory=default_image_encoder)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    summariser: SummariserConfig = field(default_factory=SummariserConfig)
 
 
 @dataclass
@@ -102,8 +115,8 @@ class EmbodiedMemory:
         self._llm = llm
         self.graph = TopoGraph(self.config.graph)
         self.structure = StructureMap(self.config.structure)
-        self.forest = SemanticForest(self.config.forest, summariser=ExtractiveSummariser(),
-                                     encoder=self.text_encoder)
+        self.summariser = make_summariser(self.config.summariser, llm=llm)
+        self.forest = SemanticForest(self.config.forest, summariser=self.summariser, encoder=self.text_encoder)
         self.text = _Vectors()
         self.image = _Vectors()
         self.regions: RegionMap | None = None
@@ -120,7 +133,7 @@ class EmbodiedMemory:
     # ------------------------------------------------------------------ files
     @classmethod
     def open(cls, path: str | Path, config: MemoryConfig | None = None, *, create: bool = True,
-             readonly: bool = False, **kwargs) -> "EmbodiedMemory":
+             readonly: bool = False, **kwargs) -> EmbodiedMemory:
         """Open a memory file (creating an empty one when allowed) and load what it holds."""
         store = MemoryStore.open(path, create=create, readonly=readonly)
         try:
@@ -152,7 +165,7 @@ class EmbodiedMemory:
         vectors = {i: v for i, v in zip(cl_ids, cl_mat, strict=True)}
         self.forest = SemanticForest.from_records(
             leaves, snap.clusters, [(m.child, m.parent) for m in snap.membership], config=self.config.forest,
-            summariser=ExtractiveSummariser(), encoder=self.text_encoder, vectors=vectors)
+            summariser=self.summariser, encoder=self.text_encoder, vectors=vectors)
         if len(snap.clusters) == 0 and leaves:
             self.forest.build(leaves)
         self.observations = int(self.meta.get("observations", 0))
@@ -227,7 +240,7 @@ class EmbodiedMemory:
             self.store.close()
             self.store = None
 
-    def __enter__(self) -> "EmbodiedMemory":
+    def __enter__(self) -> EmbodiedMemory:
         return self
 
     def __exit__(self, *exc) -> None:

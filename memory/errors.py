@@ -27,6 +27,8 @@ __all__ = [
     "NewerSchemaError",
     "MemoryFileUnwritable",
     "GmlError",
+    "QueryError",
+    "RetrievalError",
 ]
 
 
@@ -118,3 +120,12 @@ class MemoryFileUnwritable(MemoryFileError):
 # ------------------------------------------------------------------------------------------- GML
 class GmlError(EmbodiedMemoryError):
     """A GML file cannot be read or does not describe an Embodied-RAG graph."""
+
+
+# ------------------------------------------------------------------------- retrieval and answers
+class QueryError(EmbodiedMemoryError, ValueError):
+    """A question cannot be asked: empty, too long, or an image that cannot be used."""
+
+
+class RetrievalError(EmbodiedMemoryError):
+    """A retriever cannot run on this memory (no vectors of the needed kind, unknown settings)."""

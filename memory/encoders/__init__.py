@@ -145,6 +145,7 @@ EncoderFactory = Callable[[EncoderConfig], Encoder]
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 ENCODERS.register_lazy("minilm", "memory.encoders.minilm:MiniLMEncoder")
 ENCODERS.register_lazy("openclip", "memory.encoders.openclip:OpenCLIPEncoder")
+ENCODERS.register_lazy("simclip", "memory.encoders.simclip:SimClipEncoder")
 
 
 def make_encoder(config: EncoderConfig | None = None) -> Encoder:

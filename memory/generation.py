@@ -1,0 +1,486 @@
+"""Answers from retrieved memories: a built-in template generator and an LLM generator.
+
+* ``template`` (default, no LLM) - explicit / implicit / relational questions: what and where
+  (room, floor, coordinates, when seen, path length from the robot) with a navigation goal;
+  global ones from the counted facts of the top levels ("a single-floor house with six rooms:
+  three bedrooms, ..."); temporal ones with times. Honest when unsure: "I have not seen a piano."
+* ``llm`` - an OpenAI-compatible chat model answers from the retrieved context and must cite
+  node ids in square brackets; on any failure (server down, slow, garbage, no citation) the
+  template answer is returned and ``metadata["fallback"]`` says why.
+
+The LLM summariser of the forest lives in ``memory.summarize_llm`` and is re-exported here.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from memory.errors import LLMError
+from memory.llm import ChatClient
+from memory.query import QueryAnalysis, QueryType
+from memory.retrieval import Hit, RetrievalResult, RobotPose
+from memory.summarize import join_words, number_word, plural
+from memory.summarize_llm import LLMSummariser, SummariserConfig, make_summariser
+from sim.errors import ConfigError, LabError
+from sim.registry import Registry
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Answer", "GenerationConfig", "Generator", "GENERATORS", "make_generator", "TemplateGenerator",
+           "LLMGenerator", "LLMSummariser", "SummariserConfig", "make_summariser", "bounded_client"]
+
+_FLOOR_WORDS = ("ground floor", "first floor", "second floor", "third floor", "fourth floor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationConfig:
+    """Settings of the generators.
+
+    * ``max_context`` - retrieved nodes put in an LLM prompt; ``max_tokens`` / ``temperature``
+      of the answer; ``timeout_s`` - cap on one LLM call (the client's own timeout still applies
+      when shorter) and ``retries`` - cap on its retries, so a dead server costs seconds.
+    * ``min_similarity`` - below this score an unknown thing ("my keys") counts as not seen.
+    """
+
+    max_context: int = 8
+    max_tokens: int = 160
+    temperature: float = 0.2
+    timeout_s: float = 30.0
+    retries: int = 0
+    min_similarity: float = 0.55
+
+    def __post_init__(self) -> None:
+        if self.max_context < 1 or self.max_tokens < 8:
+            raise ConfigError("generation max_context must be >= 1 and max_tokens >= 8")
+        if not 0 < self.timeout_s <= 600 or not 0 <= self.retries <= 5:
+            raise ConfigError("generation timeout_s must be in (0, 600] and retries in 0..5")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: text, where to go (or None), the node ids it rests on, and how it was made."""
+
+    text: str
+    goal: tuple[float, float, float] | None = None
+    goal_floor: int | None = None
+    cited: tuple[str, ...] = ()
+    confident: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "goal": list(self.goal) if self.goal is not None else None,
+                "goal_floor": self.goal_floor, "cited": list(self.cited), "confident": self.confident,
+                "metadata": dict(self.metadata)}
+
+
+class Generator(Protocol):
+    """Turns a question and what was retrieved into an ``Answer``."""
+
+    name: str
+
+    def answer(self, query: QueryAnalysis, result: RetrievalResult, *, memory: Any = None,
+               robot: Any = None) -> Answer: ...
+
+
+GENERATORS: Registry[Any] = Registry("generator")
+
+
+def make_generator(name: str, *, config: GenerationConfig | None = None, llm: ChatClient | None = None) -> Generator:
+    """Build generator ``name`` (``template`` or ``llm``); unknown names list the registered ones."""
+    return GENERATORS.get(name)(config=config, llm=llm)
+
+
+def bounded_client(client: ChatClient, timeout_s: float, retries: int) -> ChatClient:
+    """A client like ``client`` whose calls give up after ``timeout_s`` and ``retries`` retries."""
+    cfg = client.config
+    if cfg.timeout_s <= timeout_s and cfg.retries <= retries:
+        return client
+    return ChatClient(replace(cfg, timeout_s=min(cfg.timeout_s, max(timeout_s, 0.1)),
+                              retries=min(cfg.retries, retries)))
+
+
+# ------------------------------------------------------------------------------------- template
+class _Facts:
+    """What the generator may look up about hits in the memory (all optional)."""
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+
+    def record(self, node_id: str) -> Any:
+        if self.memory is None:
+            return None
+        try:
+            return self.memory.node(node_id)
+        except Exception:  # noqa: BLE001 - a hit from another source: no record
+            return None
+
+    def room(self, hit: Hit) -> tuple[str, str]:
+        """(room type or name, room id) of a hit, from its level-2 ancestor."""
+        for cid in hit.path:
+            if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
+                rec = self.record(cid)
+                if rec is not None:
+                    return (rec.room_type or rec.name.split(" with ")[0].lower()), cid
+        rec = self.record(hit.id)
+        return (getattr(rec, "room_guess", "") or ""), ""
+
+    def _level(self, cid: str) -> int:
+        try:
+            return int(self.memory.forest.level_of(cid))
+        except Exception:  # noqa: BLE001
+            return -1
+
+    def knows(self, labels: tuple[str, ...]) -> bool:
+        """Whether the memory holds an object with one of ``labels``."""
+        if self.memory is None:
+            return False
+        from memory.retrieval_index import index_for
+
+        return len(index_for(self.memory).labels_matching(labels)) > 0
+
+    def n_floors(self) -> int:
+        if self.memory is None:
+            return 1
+        return max(1, int(self.memory.forest.level_counts().get(3, 1)))
+
+    def path_length(self, robot: RobotPose | None, hit: Hit) -> tuple[float, bool] | None:
+        """(metres, along the place graph?) from the robot to the hit."""
+        if robot is None:
+            return None
+        straight = math.hypot(hit.position[0] - robot.x, hit.position[1] - robot.y)
+        g = getattr(self.memory, "graph", None)
+        if g is None:
+            return straight, False
+        try:
+            a = g.nearest_place(robot.x, robot.y, robot.floor)
+            b = g.nearest_place(hit.position[0], hit.position[1], hit.floor)
+            ids = g.place_path(a.id, b.id)
+        except Exception:  # noqa: BLE001 - no place on that floor, or no connection: straight line
+            return straight, False
+        pts = [(robot.x, robot.y)] + [(g.place(i).pose.x, g.place(i).pose.y) for i in ids]
+        pts.append((hit.position[0], hit.position[1]))
+        return sum(math.dist(p, q) for p, q in zip(pts, pts[1:], strict=False)), True
+
+
+def _a(phrase: str) -> str:
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+def _counted(label: str, n: int) -> str:
+    return _a(label) if n == 1 else f"{number_word(n)} {plural(label, n)}"
+
+
+def _phrase(affordance: str) -> str:
+    from sim.catalog import load_catalog
+
+    try:
+        return load_catalog().affordance_phrase(affordance)
+    except LabError:
+        return affordance
+
+
+def _afforded(q: QueryAnalysis, label: str) -> str:
+    """The first of the question's affordances that ``label`` offers."""
+    from sim.catalog import load_catalog
+
+    cat = load_catalog()
+    for aff, _ in q.affordances:
+        if label in cat.categories and aff in cat.categories[label].affordances:
+            return aff
+    return q.affordances[0][0] if q.affordances else ""
+
+
+def _secs(t: float) -> str:
+    return f"{t:.1f} s"
+
+
+class TemplateGenerator:
+    """Answers composed from the hits and the memory's records, no LLM."""
+
+    name = "template"
+
+    def __init__(self, *, config: GenerationConfig | None = None, llm: ChatClient | None = None) -> None:
+        self.config = config or GenerationConfig()
+
+    def answer(self, query: QueryAnalysis, result: RetrievalResult, *, memory: Any = None,
+               robot: Any = None) -> Answer:
+        """Answer ``query`` from ``result`` (``memory`` adds rooms, times and path lengths)."""
+        facts = _Facts(memory)
+        robot = RobotPose.of(robot)
+        meta = {"generator": self.name, "retriever": result.retriever}
+        if query.type == QueryType.GLOBAL:
+            return self._global(query, result, facts, meta)
+        if query.type == QueryType.TEMPORAL and not query.target:
+            return self._order(query, result, facts, meta)
+        if query.target_room and not query.target:
+            return self._room(query, result, meta)
+        return self._thing(query, result, facts, robot, meta)
+
+    # -- one thing ----------------------------------------------------------------------------
+    def _where(self, hit: Hit, facts: _Facts, robot: RobotPose | None) -> str:
+        room, _ = facts.room(hit)
+        parts = []
+        if room:
+            parts.append(f"in the {room}")
+        if facts.n_floors() > 1 or hit.floor != 0:
+            parts.append(f"on the {_FLOOR_WORDS[hit.floor]}" if 0 <= hit.floor < len(_FLOOR_WORDS)
+                         else f"on floor {hit.floor}")
+        parts.append(f"at ({hit.position[0]:.1f}, {hit.position[1]:.1f})")
+        text = " ".join(parts)
+        dist = facts.path_length(robot, hit)
+        if dist is not None:
+            text += f", about {dist[0]:.1f} m from you" + ("" if dist[1] else " in a straight line")
+        return text
+
+    def _when(self, hit: Hit, facts: _Facts, last: bool = True) -> str:
+        """``"at 237.5 s (step 475)"`` - when the hit was last (or first) seen; "" when unknown."""
+        rec = facts.record(hit.id)
+        if rec is None:
+            return ""
+        if hasattr(rec, "last_seen"):
+            t, step = (rec.last_seen, rec.last_step) if last else (rec.first_seen, rec.first_step)
+        elif hasattr(rec, "timestamp"):
+            t, step = rec.timestamp, rec.step
+        else:
+            return ""
+        if t:
+            return f"at {_secs(t)} (step {step})"
+        return f"at step {step}" if step else ""
+
+    def _thing(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts, robot: RobotPose | None,
+               meta: dict) -> Answer:
+        hits = result.hits
+        asked = q.target_name or (q.text if q.image is None else "the pictured thing")
+        if not hits:
+            return Answer(f"I have not seen {_a(q.target_name) if q.target else 'anything like that'}.",
+                          confident=False, metadata=meta)
+        best, confident, missing = self._pick(q, result, facts)
+        if q.type == QueryType.RELATIONAL and any(n.startswith(f"no {q.anchor}") for n in result.notes):
+            missing, confident = f"I have not seen {_a(q.anchor_name or q.anchor)}", False
+        if best is None:
+            close = hits[0]
+            text = f"{missing}. The closest thing I remember is the {close.name} {self._where(close, facts, robot)}."
+            return Answer(text, cited=(close.id,), confident=False, metadata=meta)
+        where = self._where(best, facts, robot)
+        when = self._when(best, facts, last=q.temporal != "first")
+        if q.type == QueryType.IMPLICIT:
+            aff = _afforded(q, best.label)
+            lead = f"For {_phrase(aff)}, try the {best.name}" if aff else f"Try the {best.name}"
+            text = f"{lead} {where}."
+            others = [h for h in hits[1:] if h.label and h.label in dict(q.categories) and h.id != best.id][:2]
+            if others:
+                text += " Also: " + "; ".join(f"the {h.name} {self._where(h, facts, None)}" for h in others) + "."
+        elif q.type == QueryType.TEMPORAL:
+            text = (f"I {'first' if q.temporal == 'first' else 'last'} saw the {best.name}"
+                    + (f" {when}" if when else "") + f", {where}.")
+        elif q.type == QueryType.RELATIONAL:
+            rel = q.relation.replace("_", " ")
+            anchor = f" {rel} the {q.anchor_name}" if q.anchor else ""
+            text = f"The {best.name}{anchor} is {where}."
+        else:
+            text = f"The {best.name} is {where}."
+            if when:
+                text += f" I last saw it {when}."
+        if not confident and missing:
+            text = f"{missing}; the nearest match is the {best.name} {where}."
+        cited = (best.id,) + tuple(c for c in best.path[:2])
+        meta["asked"] = asked
+        return Answer(text, goal=best.position, goal_floor=best.floor, cited=cited, confident=confident,
+                      metadata=meta)
+
+    def _pick(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts) -> tuple[Hit | None, bool, str]:
+        """The hit that answers, whether it fully matches, and what is missing when it does not."""
+        hits = result.hits
+        if q.image is not None and not q.text:
+            return hits[0], True, ""
+        if q.target_labels:
+            same = [h for h in hits if h.label and h.label in q.target_labels]
+            if not same:
+                if facts.knows(q.target_labels):  # another retriever's miss is not "never seen"
+                    return None, False, f"I remember {_a(q.target)}, but this search did not find it"
+                return None, False, f"I have not seen {_a(q.target)}"
+            best = same[0]
+            wrong = [w for w in (q.colour, q.material) if w and w not in best.name and not
+                     (w == "wood" and "wooden" in best.name)]
+            if wrong:
+                return best, False, f"I have not seen {_a(q.target_name)}"
+            return best, True, ""
+        if q.target:  # a word the memory has no label for: trust only a close, named match
+            top = hits[0]
+            named = q.target.split()[-1] in f"{top.name} {top.text}".lower()
+            if named or top.score >= self.config.min_similarity:
+                return top, named, "" if named else f"I am not sure I have seen {_a(q.target)}"
+            return None, False, f"I have not seen {_a(q.target)}"
+        if q.type == QueryType.IMPLICIT:
+            cats = dict(q.categories)
+            good = [h for h in hits if h.label and h.label in cats]
+            if good:
+                return good[0], True, ""
+            what = q.text.rstrip("?.! ")
+            return None, False, f"I do not remember anything clearly suited to \"{what}\""
+        return hits[0], True, ""
+
+    # -- several things -----------------------------------------------------------------------
+    def _order(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts, meta: dict) -> Answer:
+        hits = [h for h in result.hits if h.level == 0]
+        if not hits:
+            return Answer("I have not seen anything yet.", confident=False, metadata=meta)
+        first = q.temporal == "first"
+        when = self._when(hits[0], facts, last=not first)
+        lead = hits[:3]
+        names = join_words([f"the {h.name}" for h in lead])
+        verb = "The first things I saw were" if first else "The last things I saw were"
+        if len(lead) == 1:
+            verb = "The first thing I saw was" if first else "The last thing I saw was"
+        text = f"{verb} {names}" + (f", {when}" if when else "") + "."
+        return Answer(text, goal=hits[0].position, goal_floor=hits[0].floor, cited=tuple(h.id for h in lead),
+                      metadata=meta)
+
+    def _room(self, q: QueryAnalysis, result: RetrievalResult, meta: dict) -> Answer:
+        rooms = [h for h in result.hits if h.level == 2]
+        if not rooms:
+            return Answer(f"I have not seen {_a(q.target_room)}.", confident=False, metadata=meta)
+        r = rooms[0]
+        more = f" (I know {number_word(len(rooms))} of them)" if len(rooms) > 1 else ""
+        text = f"The {q.target_room} is around ({r.position[0]:.1f}, {r.position[1]:.1f}){more}: {r.text}"
+        return Answer(text, goal=r.position, goal_floor=r.floor, cited=tuple(h.id for h in rooms), metadata=meta)
+
+    def _global(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts, meta: dict) -> Answer:
+        f = result.facts
+        if not f:
+            return self._global_from_leaves(q, result, facts, meta)
+        types: dict[str, int] = f.get("room_types", {})
+        rooms, floors = int(f.get("rooms", 0)), int(f.get("floors", 1))
+        listed = join_words([_counted(t, n) for t, n in types.items()])
+        cited = tuple(h.id for h in result.hits[:5])
+        if q.global_kind == "count":
+            what = q.count_of
+            if what == "room":
+                on = f" on {number_word(floors)} {plural('floor', floors)}" if floors > 1 else ""
+                text = f"I have mapped {number_word(rooms)} {plural('room', rooms)}{on}"
+                text += f": {listed}." if listed else "."
+            elif what == "floor":
+                text = f"The place has {number_word(floors)} {plural('floor', floors)}, with {number_word(rooms)} " \
+                       f"{plural('room', rooms)} in all."
+            elif what in types or "count" not in f:
+                n = types.get(what, 0)
+                text = (f"I have seen {_counted(what, n)}." if n else f"I have not seen any {plural(what)}.")
+                cited = tuple(h.id for h in result.hits if h.label == what)[:8] or cited
+            else:
+                n = int(f["count"])
+                where = f" in the {q.room}" if q.room else ""
+                text = (f"I have seen {_counted(what, n)}{where}." if n
+                        else f"I have not seen any {plural(what)}{where}.")
+            return Answer(text, cited=cited, metadata=meta)
+        if q.global_kind == "types":
+            text = f"There are {number_word(rooms)} {plural('room', rooms)}" + (f": {listed}." if listed else ".")
+            return Answer(text, cited=cited, metadata=meta)
+        if q.room:
+            rs = [h for h in result.hits if h.level == 2 and h.label == q.room]
+            if not rs:
+                return Answer(f"I have not seen {_a(q.room)}.", confident=False, metadata=meta)
+            text = " ".join(h.text for h in rs[:3])
+            return Answer(text, goal=rs[0].position, goal_floor=rs[0].floor, cited=tuple(h.id for h in rs[:3]),
+                          metadata=meta)
+        text = f.get("site") or f"A place with {number_word(rooms)} {plural('room', rooms)}: {listed}."
+        if floors > 1:
+            text += " " + " ".join(s for _, s in sorted(f.get("floor_summaries", {}).items()))
+        return Answer(text, cited=cited, metadata=meta)
+
+    def _global_from_leaves(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts, meta: dict) -> Answer:
+        """Only single nodes were retrieved (the flat baseline): say what they show, no more."""
+        seen: dict[str, str] = {}
+        for h in result.hits:
+            room, rid = facts.room(h)
+            if room:
+                seen.setdefault(rid or room, room)
+        n = len(result.hits)
+        if not seen:
+            return Answer(f"From the {number_word(n)} things I retrieved I cannot tell.", confident=False,
+                          cited=tuple(h.id for h in result.hits), metadata=meta)
+        kinds: dict[str, int] = {}
+        for room in seen.values():
+            kinds[room] = kinds.get(room, 0) + 1
+        listed = join_words([_counted(t, c) for t, c in kinds.items()])
+        text = (f"From the {number_word(n)} things I retrieved I can see {number_word(len(seen))} "
+                f"{plural('room', len(seen))}: {listed}.")
+        return Answer(text, confident=False, cited=tuple(h.id for h in result.hits), metadata=meta)
+
+
+# ------------------------------------------------------------------------------------------ LLM
+_SYSTEM = ("You answer questions about places a robot has explored, using only the context. "
+           "Each context line starts with a node id in square brackets. Answer in one or two sentences and cite "
+           "the ids you use in square brackets, like [obj/bed/1].")
+_ID_RE = re.compile(r"\[([A-Za-z0-9_./:-]+)\]")
+
+
+class LLMGenerator:
+    """Answers written by an OpenAI-compatible chat model, citing node ids; template fallback."""
+
+    name = "llm"
+
+    def __init__(self, *, config: GenerationConfig | None = None, llm: ChatClient | None = None) -> None:
+        self.config = config or GenerationConfig()
+        self.client = llm
+        self.fallback = TemplateGenerator(config=self.config)
+
+    def context(self, query: QueryAnalysis, result: RetrievalResult) -> list[str]:
+        """The context lines of the prompt (one per hit, plus counted facts)."""
+        lines = []
+        for h in result.hits[: self.config.max_context]:
+            text = h.text if h.text and h.text != h.name else ""
+            lines.append(f"[{h.id}] {h.name}" + (f": {text}" if text else "")
+                         + f" (at {h.position[0]:.1f}, {h.position[1]:.1f}, floor {h.floor})")
+        f = result.facts
+        if f.get("rooms") is not None:
+            types = ", ".join(f"{n} {t}" for t, n in f.get("room_types", {}).items())
+            lines.append(f"Facts: {f['rooms']} rooms ({types}) on {f.get('floors', 1)} floor(s); "
+                         f"{f.get('objects', 0)} objects seen.")
+        return lines
+
+    def answer(self, query: QueryAnalysis, result: RetrievalResult, *, memory: Any = None,
+               robot: Any = None) -> Answer:
+        """The LLM's answer, or the template answer with ``metadata["fallback"]`` saying why."""
+        base = self.fallback.answer(query, result, memory=memory, robot=robot)
+
+        def fallback(reason: str) -> Answer:
+            log.info("LLM generator fell back to the template: %s", reason)
+            return replace(base, metadata={**base.metadata, "generator": "template", "requested": self.name,
+                                           "fallback": True, "reason": reason})
+
+        if self.client is None:
+            return fallback("no LLM is configured (add an 'llm' section to the config)")
+        if not result.hits:
+            return fallback("nothing was retrieved to answer from")
+        lines = self.context(query, result)
+        question = query.text or "What is shown in the query image?"
+        messages = [{"role": "system", "content": _SYSTEM},
+                    {"role": "user", "content": "Context:\n" + "\n".join(lines) + f"\n\nQuestion: {question}\n"
+                                                "Answer and cite ids:"}]
+        client = bounded_client(self.client, self.config.timeout_s, self.config.retries)
+        try:
+            r = client.chat(messages, max_tokens=self.config.max_tokens, temperature=self.config.temperature)
+        except LLMError as e:
+            return fallback(f"{e.__class__.__name__}: {e}")
+        text = " ".join(r.text.split())
+        known = {h.id: h for h in result.hits[: self.config.max_context]}
+        cited = tuple(dict.fromkeys(i for i in _ID_RE.findall(text) if i in known))
+        if not cited:
+            cited = tuple(i for i in known if i in text)
+        if not text:
+            return fallback("the LLM returned an empty answer")
+        if not cited:
+            return fallback("the LLM answer cited no node ids from the context")
+        goal_hit = next((known[i] for i in cited if known[i].level == 0), None) or known[cited[0]]
+        goal = goal_hit.position if base.goal is not None or goal_hit.level == 0 else base.goal
+        meta = {**base.metadata, "generator": self.name, "fallback": False, "model": r.model,
+                "llm_latency_ms": round(r.latency_ms, 1), "finish_reason": r.finish_reason}
+        return Answer(text[:2000], goal=goal, goal_floor=goal_hit.floor if goal is not None else None, cited=cited,
+                      confident=base.confident, metadata=meta)
+
+
+GENERATORS.register("template", TemplateGenerator)
+GENERATORS.register("llm", LLMGenerator)

@@ -1,0 +1,160 @@
+"""``launcher.py query``: the JSON contract, batches with models loaded once, and one-line errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import launcher
+from app.query import QueryRequest, QueryResponse, answer_query, engine_for
+from memory.encoders import minilm
+from tests.fake_llm import dead_url
+
+DESIGN_KEYS = ["query", "query_type", "answer", "goal", "latency_ms", "hits"]
+HIT_KEYS = ["id", "level", "kind", "name", "text", "position", "score"]
+
+
+def _run(capsys, *argv):
+    code = launcher.main(["query", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("Loading weights")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_json_answer_has_the_design_shape(capsys, house_world):
+    code, out, _ = _run(capsys, house_world.path, "where can I take a nap?", "--json", "--top-k", 3)
+    assert code == 0
+    d = json.loads(out)
+    assert list(d)[:6] == DESIGN_KEYS
+    assert d["query_type"] == "implicit" and d["answer"].startswith("For somewhere to take a nap")
+    assert len(d["goal"]) == 3 and d["latency_ms"] > 0 and len(d["hits"]) == 3
+    for h in d["hits"]:
+        assert list(h)[:7] == HIT_KEYS and len(h["position"]) == 3
+    assert d["goal"] == d["hits"][0]["position"]
+
+
+def test_readable_output_with_robot_and_flat(capsys, house_world):
+    code, out, _ = _run(capsys, house_world.path, "how many bedrooms are there?", "--retriever", "flat",
+                        "--robot", "2,2")
+    assert code == 0 and out.startswith("answer   From the") and "· flat · template ·" in out
+
+
+def test_batch_answers_every_line_with_models_loaded_once(capsys, house_world, tmp_path, monkeypatch):
+    loads = []
+    real = minilm.MiniLMEncoder._load_model
+    monkeypatch.setattr(minilm.MiniLMEncoder, "_load_model", lambda self: loads.append(1) or real(self))
+    batch = tmp_path / "questions.txt"
+    batch.write_text("where is the fridge?\n\nhow many rooms are there?\nwhat did you see first?\n" + "x" * 100_000
+                     + "\nsomewhere to wash my hands\n", encoding="utf-8")
+    code, out, err = _run(capsys, house_world.path, "--batch", batch)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("query_type") for r in rows] == ["explicit", "global", "temporal", None, "implicit"]
+    assert rows[3]["line"] == 5 and "limit" in rows[3]["error"]
+    assert all(list(r)[:6] == DESIGN_KEYS for r in rows if "error" not in r)
+    assert code == 2 and "1 of 5 questions" in _error_line(err)
+    assert len(loads) == 1
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p, t: [t / "missing.db", "where?"], "does not exist"),
+    (lambda p, t: [p, ""], "empty"),
+    (lambda p, t: [p], "ask a question"),
+    (lambda p, t: [p, "x" * 100_000], "limit"),
+    (lambda p, t: [p, "where?", "--top-k", "0"], "--top-k"),
+    (lambda p, t: [p, "where?", "--robot", "north"], "robot pose"),
+    (lambda p, t: [p, "where?", "--generator", "llm"], "'llm' section"),
+    (lambda p, t: [p, "where?", "--batch", t / "q.txt"], "not both"),
+])
+def test_bad_arguments_give_one_line(capsys, house_world, tmp_path, make_args, message):
+    code, _, err = _run(capsys, *make_args(house_world.path, tmp_path))
+    assert code == 2 and message in _error_line(err)
+
+
+def test_bad_files_give_one_line(capsys, house_world, tmp_path):
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = _run(capsys, corrupt, "where is the sofa?")
+    assert code == 2 and str(corrupt) in _error_line(err)
+    batch = tmp_path / "latin1.txt"
+    batch.write_bytes("where is the sofa?\nwhere is the caf\xe9?\n".encode("latin-1"))
+    code, _, err = _run(capsys, house_world.path, "--batch", batch)
+    assert code == 2 and "not UTF-8" in _error_line(err) and "line 2" in err
+    text = tmp_path / "not-an-image.png"
+    text.write_text("hello")
+    code, _, err = _run(capsys, house_world.path, "--image", text)
+    assert code == 2 and "not an image" in _error_line(err)
+    config = tmp_path / "bad.yaml"
+    config.write_text("query: {retriever: forest, beam_width: 3}\n")
+    code, _, err = _run(capsys, house_world.path, "where?", "--config", config)
+    assert code == 2 and "beam_width" in _error_line(err)
+
+
+def test_image_query_without_an_image_encoder_names_what_to_configure(capsys, house_world, tmp_path):
+    png = tmp_path / "red.png"
+    Image.fromarray(np.full((32, 32, 3), (200, 30, 30), dtype=np.uint8)).save(png)
+    config = tmp_path / "text-only.yaml"
+    config.write_text("memory: {image_encoder: null}\n")
+    code, _, err = _run(capsys, house_world.path, "--image", png, "--config", config)
+    line = _error_line(err)
+    assert code == 2 and "memory.image_encoder" in line and "simclip" in line
+
+
+def test_a_dead_llm_server_falls_back_to_the_template(capsys, house_world, tmp_path):
+    config = tmp_path / "llm.yaml"
+    config.write_text(f"llm: {{base_url: '{dead_url()}', retries: 0, timeout_s: 2.0, api_key_env: ''}}\n")
+    code, out, _ = _run(capsys, house_world.path, "where is the red bed?", "--generator", "llm", "--retriever", "llm",
+                        "--config", config, "--json")
+    d = json.loads(out)
+    assert code == 0 and d["answer_metadata"]["fallback"] is True and "LLMUnavailable" in d["answer_metadata"]["reason"]
+    assert d["generator"] == "template" and d["retriever"] == "llm" and any("LLM error" in n for n in d["notes"])
+    assert d["goal"] is not None
+
+
+def test_answer_query_reuses_one_engine_and_honours_cancel(house_mem):
+    from app.progress import Cancelled, CancelToken
+
+    assert engine_for(house_mem) is engine_for(house_mem)
+    r = answer_query(house_mem, QueryRequest(text="where is the kettle?", top_k=2))
+    assert isinstance(r, QueryResponse) and len(r.result.hits) == 2 and r.to_json()["cited"]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        answer_query(house_mem, QueryRequest(text="where is the kettle?"), cancel=token)
+
+
+def test_image_query_end_to_end_with_a_configured_image_encoder(capsys, house_world, tmp_path, monkeypatch):
+    """A registered image encoder (a colour histogram standing in for SimCLIP) makes --image work."""
+    import shutil
+
+    from app.config import load_lab_config
+    from memory.core import EmbodiedMemory
+    from memory.encoders import ENCODERS
+    from tests.explored_worlds import shared_text_encoder
+    from tests.fake_image_encoder import ColourHistogramEncoder
+
+    monkeypatch.setitem(ENCODERS._entries, "test-colour", lambda cfg: ColourHistogramEncoder())
+    config = tmp_path / "image.yaml"
+    config.write_text("memory: {image_encoder: {type: test-colour}}\n")
+    db = tmp_path / "house-images.db"
+    shutil.copy(house_world.path, db)
+    with EmbodiedMemory.open(db, load_lab_config(config).memory, text_encoder=shared_text_encoder()) as mem:
+        objs = [o for o in mem.graph.objects() if mem.graph.crop(o.id) is not None]
+        vecs = mem.image_encoder.encode_image([mem.graph.crop(o.id) for o in objs])
+        for o, v in zip(objs, vecs, strict=True):
+            mem.image.set(o.id, v, "crop")
+        target = next(o for o in objs if o.label == "bed")
+        crop = mem.graph.crop(target.id)
+    png = tmp_path / "bed.png"
+    Image.fromarray(crop).save(png)
+    code, out, _ = _run(capsys, db, "--image", png, "--config", config, "--json")
+    d = json.loads(out)
+    assert code == 0 and list(d)[:6] == DESIGN_KEYS and d["query"].startswith("[image")
+    assert target.id in [h["id"] for h in d["hits"]] and d["goal"] is not None

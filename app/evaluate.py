@@ -1,0 +1,515 @@
+"""The headless evaluation harness: worlds x generated questions x retrievers -> a table and plots.
+
+``evaluate(suite, out_dir, options)`` is a progress generator (the CLI shows a bar with an ETA;
+``launcher.py eval``). For every world of the suite, one unit of work (``evaluate_world``):
+
+1. explore the world to completion (frontier exploration, at most ``steps``), memory in RAM;
+2. generate ground-truth questions from the world's semantic truth about what the robot saw
+   (``app.queries``: explicit, implicit, global, temporal, relational; several phrasings);
+3. answer every question with every retriever (``flat``, ``forest``, and ``llm`` when an LLM is
+   configured) through ``app.query`` with the template generator, and score the hits;
+4. for the first ``nav_per_type`` questions of each type (not global), drive from the world's
+   start to the answer's goal and judge the drive against the objects that satisfy the
+   question (``app.eval_metrics``): success within 1 m of a satisfying footprint, SPL against
+   the ground-truth shortest path to that region.
+
+Per query type and retriever the table gives top-1 / top-k accuracy, navigation success and SPL,
+latency p50/p95 (analysis + retrieval + answer) and LLM calls per query. Everything but the
+latencies is deterministic: each world's work starts from scratch (its own simulator, encoder and
+memory; the encoder's query cache is emptied before every question), so running worlds as Ray
+tasks (``--workers N``, ``app.eval_ray``) gives the same table as the serial run
+(``EvalResult.markdown(timings=False)`` is the part that must match).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.config import LabConfig
+from app.eval_metrics import Navigator, llm_calls_of, score_response
+from app.progress import Cancelled, CancelToken, Progress
+from app.queries import QUERY_TYPES, GroundTruthQuery, generate_queries, sightings_from_memory
+from sim.errors import ConfigError, LabError
+from sim.registry import Registry
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SuiteWorld", "Suite", "SUITES", "get_suite", "suite_for_scenes", "EvalOptions", "WorldJob", "WorldResult",
+           "EvalResult", "EvalError", "evaluate", "evaluate_world", "score_queries", "summarise", "default_retrievers",
+           "UNITS"]
+
+UNITS = 100  # progress units per world: exploration takes the first EXPLORE_SHARE of them
+EXPLORE_SHARE = 40
+KNOWN_RETRIEVERS = ("flat", "forest", "llm")
+
+
+class EvalError(LabError):
+    """Bad evaluation settings (unknown suite or retriever, no LLM for ``llm``, unwritable output)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteWorld:
+    """One world of a suite: its scene spec, the exploration step budget and the start seed."""
+
+    spec: str
+    steps: int = 3000
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suite:
+    """Worlds and how questions are made and driven to.
+
+    ``per_intent`` phrasings of each intent, at most ``max_per_type`` questions per type and world;
+    the first ``nav_per_type`` non-global questions of each type are driven to (``nav_max_steps``).
+    """
+
+    name: str
+    worlds: tuple[SuiteWorld, ...]
+    description: str = ""
+    query_seed: int = 0
+    per_intent: int = 2
+    max_per_type: int = 16
+    nav_per_type: int = 4
+    nav_max_steps: int = 800
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.worlds:
+            raise ConfigError(f"suite {self.name!r} has no worlds")
+        if self.max_per_type < 1 or self.per_intent < 1 or self.nav_per_type < 0 or self.nav_max_steps < 1:
+            raise ConfigError("suite per_intent, max_per_type and nav_max_steps must be >= 1, nav_per_type >= 0")
+
+
+SUITES: Registry[Suite] = Registry("suite")
+SUITES.register("smoke", Suite(
+    name="smoke", description="two small worlds, few questions: under a minute, for tests",
+    worlds=(SuiteWorld(spec="house:seed=3,rooms=4", steps=1200), SuiteWorld(spec="rooms:n=3,seed=1", steps=600)),
+    max_per_type=8, nav_per_type=2, nav_max_steps=500))
+SUITES.register("standard", Suite(
+    name="standard", description="three houses, an office, a two-floor house and a campus",
+    worlds=(SuiteWorld(spec="house:seed=3,rooms=6", steps=2000), SuiteWorld(spec="house:seed=5,rooms=8", steps=2500),
+            SuiteWorld(spec="house:seed=11,rooms=5", steps=2000), SuiteWorld(spec="office:seed=1", steps=3000),
+            SuiteWorld(spec="multifloor:seed=2,floors=2", steps=3500), SuiteWorld(spec="campus:seed=4", steps=5000)),
+    max_per_type=16, nav_per_type=5, nav_max_steps=1200))
+
+
+def get_suite(name: str) -> Suite:
+    """The suite registered as ``name`` (``EvalError`` lists the known ones)."""
+    if name not in SUITES:
+        raise EvalError(f"unknown suite {name!r}. Available: {', '.join(SUITES.names())}")
+    return SUITES.get(name)
+
+
+def suite_for_scenes(specs: Sequence[str], *, steps: int = 3000, base: Suite | None = None) -> Suite:
+    """A suite of the given scene specs with the question settings of ``base`` (default: standard)."""
+    from sim.loader import world_config
+    from sim.spec import parse_spec
+
+    for s in specs:  # a bad spec fails here, before any work starts
+        sp = parse_spec(s)
+        if sp.kind == "habitat":
+            raise EvalError(f"{s}: habitat scenes cannot be evaluated here (the built-in simulator loads worlds "
+                            "and mesh files)")
+        if sp.kind == "file":
+            if not Path(sp.path).is_file():
+                raise EvalError(f"scene file {sp.path} does not exist")
+        else:
+            world_config(sp)
+    ref = base or SUITES.get("standard")
+    return replace(ref, name="custom", description="scenes given on the command line",
+                   worlds=tuple(SuiteWorld(spec=s, steps=steps) for s in specs))
+
+
+def default_retrievers(config: LabConfig) -> tuple[str, ...]:
+    """``flat`` and ``forest``, plus ``llm`` when the config has an LLM."""
+    return ("flat", "forest", "llm") if config.llm is not None else ("flat", "forest")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalOptions:
+    """How to run: retrievers (empty: ``default_retrievers``), Ray workers or address, the lab config."""
+
+    retrievers: tuple[str, ...] = ()
+    workers: int = 1
+    ray_address: str | None = None
+    config: LabConfig = field(default_factory=LabConfig)
+    plots: bool = True
+
+    def resolved_retrievers(self) -> tuple[str, ...]:
+        names = self.retrievers or default_retrievers(self.config)
+        bad = [n for n in names if n not in KNOWN_RETRIEVERS]
+        if bad:
+            raise EvalError(f"unknown retriever {bad[0]!r}. Available: {', '.join(KNOWN_RETRIEVERS)}")
+        if "llm" in names and self.config.llm is None:
+            raise EvalError("the llm retriever needs an LLM server: add an 'llm' section (base_url, model) "
+                            "to a --config YAML file")
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class WorldJob:
+    """Everything one world's evaluation needs (plain data: it travels to Ray workers)."""
+
+    index: int
+    world: SuiteWorld
+    suite: Suite
+    retrievers: tuple[str, ...]
+    config: LabConfig
+
+
+@dataclass
+class WorldResult:
+    """One world's exploration figures and per-query records."""
+
+    index: int
+    spec: str
+    kind: str
+    stats: dict[str, Any]
+    records: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "spec": self.spec, "kind": self.kind, "stats": self.stats,
+                "records": self.records}
+
+
+def _world_config(config: LabConfig) -> LabConfig:
+    # text questions only: image vectors are not read by text retrieval unless w_image_text > 0
+    if config.query.retrieval.w_image_text > 0:
+        return config
+    return replace(config, memory=replace(config.memory, image_encoder=None))
+
+
+def evaluate_world(job: WorldJob, cancel: CancelToken | None = None) -> Generator[Progress, None, WorldResult]:
+    """Explore one world, ask its generated questions with every retriever, drive to the answers.
+
+    Yields ``Progress`` in ``UNITS`` per world; returns a ``WorldResult``.
+    """
+    from app.query import QueryConfig, QueryEngine
+    from app.session import Session
+    from memory.llm import ChatClient
+
+    suite, world = job.suite, job.world
+    t0 = time.perf_counter()
+    config = _world_config(job.config)
+    with Session(world.spec, config=config, seed=world.seed) as session:
+        gen = session.explore(world.steps, cancel, report_every=50)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                summary = stop.value
+                break
+            frac = min(1.0, p.done / max(1, world.steps))
+            yield Progress("explore", int(EXPLORE_SHARE * frac), UNITS, f"{world.spec}: exploring, {p.message}")
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        explore_s = time.perf_counter() - t0
+        memory, info = session.memory, session.scene.info
+        queries = generate_queries(info, seed=suite.query_seed, per_intent=suite.per_intent,
+                                   max_per_type=suite.max_per_type, sightings=sightings_from_memory(memory),
+                                   seen_only=True)
+        nav_ids = _nav_subset(queries, suite.nav_per_type)
+        client = ChatClient(config.llm) if config.llm is not None and "llm" in job.retrievers else None
+        engine = QueryEngine(memory, config=QueryConfig(top_k=suite.top_k), llm=client).warm()
+        with Navigator(session, max_steps=suite.nav_max_steps) as nav:
+            qgen = score_queries(engine, queries, job.retrievers, info=info, top_k=suite.top_k, nav=nav,
+                                 nav_ids=nav_ids, extra={"world": world.spec, "world_index": job.index}, cancel=cancel)
+            while True:
+                try:
+                    done, total, msg = next(qgen)
+                except StopIteration as stop:
+                    records = stop.value
+                    break
+                yield Progress("eval", EXPLORE_SHARE + int((UNITS - EXPLORE_SHARE) * done / max(1, total)), UNITS,
+                               f"{world.spec}: {msg} ({done}/{total})")
+        ep = summary.episode
+        st = memory.stats()
+        stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
+                 "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
+                 "objects_seen": st["objects"], "world_objects": len(info.objects), "rooms_found": st["rooms"],
+                 "world_rooms": len(info.rooms), "floors": len(info.floors), "queries": len(queries),
+                 "navigated": len(nav_ids), "explore_s": round(explore_s, 1),
+                 "eval_s": round(time.perf_counter() - t0 - explore_s, 1)}
+    log.info("evaluated %s: %d queries x %d retrievers in %.0f s", world.spec, len(queries), len(job.retrievers),
+             time.perf_counter() - t0)
+    return WorldResult(job.index, world.spec, info.kind, stats, records)
+
+
+def _nav_subset(queries, per_type: int) -> set[str]:
+    out: set[str] = set()
+    for t in QUERY_TYPES:
+        if t == "global":
+            continue
+        out.update(q.id for q in [q for q in queries if q.type == t][:per_type])
+    return out
+
+
+def score_queries(engine: Any, queries: Sequence[GroundTruthQuery], retrievers: Sequence[str], *, info: Any,
+                  top_k: int, nav: Navigator | None = None, nav_ids: set[str] | frozenset[str] = frozenset(),
+                  extra: dict[str, Any] | None = None, cancel: CancelToken | None = None
+                  ) -> Generator[tuple[int, int, str], None, list[dict[str, Any]]]:
+    """Ask ``queries`` with each retriever through ``engine`` (an ``app.query.QueryEngine``), score
+    them, and drive to the answers of ``nav_ids`` with ``nav``. Yields ``(done, total, what)``;
+    returns one record (a plain dict) per question and retriever, retrievers outermost.
+
+    The text encoder's query cache is emptied before each question, so latencies include encoding
+    the question and do not depend on the order the retrievers run in."""
+    from app.query import QueryRequest
+
+    memory = engine.memory
+    instance_of = {o.id: o.instance_hint for o in memory.graph.objects()}
+    objects = info.object_table()
+    records: list[dict[str, Any]] = []
+    total = len(queries) * len(retrievers)
+    clear_cache = getattr(memory.text_encoder, "clear_cache", None)
+    for r_name in retrievers:
+        for q in queries:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            if clear_cache is not None:  # every question is new to every retriever: no one profits from another's
+                clear_cache()            # encodings, and latencies are those of a question never asked before
+            resp = engine.ask(QueryRequest(text=q.text, retriever=r_name, generator="template", top_k=top_k))
+            hits = resp.result.hits
+            s = score_response(q, hits, resp.answer.text, instance_of, encoder=memory.text_encoder)
+            rec: dict[str, Any] = {
+                **(extra or {}), "retriever": r_name, "id": q.id, "type": q.type, "intent": q.intent, "text": q.text,
+                "top1": s.top1, "topk": s.topk, "top1_exact": s.top1_exact, "latency_ms": round(resp.latency_ms, 3),
+                "llm_calls": llm_calls_of(resp), "answer": resp.answer.text,
+                "top_hit": hits[0].id if hits else None, "nav": None}
+            if nav is not None and q.id in nav_ids:
+                a = resp.answer
+                rec["nav"] = nav.episode(a.goal, a.goal_floor, [objects[i] for i in q.satisfying]).to_dict()
+            records.append(rec)
+            yield len(records), total, f"{r_name} {q.type}"
+    return records
+
+
+# ------------------------------------------------------------------------------------------ summary
+def _pct(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(float(statistics.fmean(values)), 3) if values else None
+
+
+def _row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    navs = [r["nav"] for r in rows if r["nav"] is not None]
+    lat = [r["latency_ms"] for r in rows]
+    p50, p95 = _pct(lat, 50), _pct(lat, 95)
+    return {"n": len(rows), "top1": _mean([float(r["top1"]) for r in rows]),
+            "topk": _mean([float(r["topk"]) for r in rows]),
+            "top1_exact": _mean([float(r["top1_exact"]) for r in rows]), "nav_n": len(navs),
+            "nav_success": _mean([float(n["success"]) for n in navs]),
+            "spl": _mean([n["spl"] for n in navs if n["spl"] is not None]),
+            "p50_ms": None if p50 is None else round(p50, 2), "p95_ms": None if p95 is None else round(p95, 2),
+            "llm_calls": _mean([float(r["llm_calls"]) for r in rows])}
+
+
+def summarise(records: Sequence[dict[str, Any]], retrievers: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows per query type (then "all") and retriever, in that order."""
+    out = []
+    for t in [*QUERY_TYPES, "all"]:
+        for r in retrievers:
+            rows = [x for x in records if x["retriever"] == r and (t == "all" or x["type"] == t)]
+            if rows:
+                out.append({"type": t, "retriever": r, **_row(rows)})
+    return out
+
+
+def summarise_worlds(worlds: Sequence[WorldResult], retrievers: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows per world and retriever (all query types together)."""
+    out = []
+    for w in worlds:
+        for r in retrievers:
+            rows = [x for x in w.records if x["retriever"] == r]
+            if rows:
+                out.append({"world": w.spec, "retriever": r, **_row(rows)})
+    return out
+
+
+def _f(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.2f}" if not pct else f"{100 * v:.0f}%"
+    return str(v)
+
+
+@dataclass
+class EvalResult:
+    """The outcome of a suite: per-world results, the summary rows and the files written."""
+
+    suite: Suite
+    retrievers: tuple[str, ...]
+    worlds: list[WorldResult]
+    wall_s: float
+    workers: int
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [r for w in self.worlds for r in w.records]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return summarise(self.records, self.retrievers)
+
+    @property
+    def report_path(self) -> str | None:
+        return self.files.get("table")
+
+    def markdown(self, *, timings: bool = True) -> str:
+        """The per-type table, the per-world table and the worlds' exploration figures.
+
+        ``timings=False`` leaves out latencies and wall times: what remains is deterministic.
+        """
+        head = ["type", "retriever", "n", "top-1", "top-k", "nav n", "nav success", "SPL"]
+        head += ["p50 ms", "p95 ms"] if timings else []
+        head += ["LLM calls/q"]
+        lines = [f"## Suite `{self.suite.name}`: {len(self.worlds)} worlds, retrievers {', '.join(self.retrievers)}",
+                 "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            cells = [r["type"], r["retriever"], str(r["n"]), _f(r["top1"]), _f(r["topk"]), str(r["nav_n"]),
+                     _f(r["nav_success"]), _f(r["spl"])]
+            cells += [_f(r["p50_ms"]), _f(r["p95_ms"])] if timings else []
+            cells += [_f(r["llm_calls"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "### Per world", "", "| world | retriever | n | top-1 | top-k | nav success | SPL |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in summarise_worlds(self.worlds, self.retrievers):
+            lines.append(f"| `{r['world']}` | {r['retriever']} | {r['n']} | {_f(r['top1'])} | {_f(r['topk'])} | "
+                         f"{_f(r['nav_success'])} | {_f(r['spl'])} |")
+        lines += ["", "### Worlds", "", "| world | steps | coverage | objects seen / in world | rooms found / true"
+                  + (" | explore s | eval s |" if timings else " |"),
+                  "|---|---|---|---|---|" + ("---|---|" if timings else "")]
+        for w in self.worlds:
+            s = w.stats
+            cov = "–" if s["coverage"] is None else f"{100 * s['coverage']:.1f}%"
+            row = (f"| `{w.spec}` | {s['steps']} | {cov} | {s['objects_seen']} / {s['world_objects']} | "
+                   f"{s['rooms_found']} / {s['world_rooms']} |")
+            lines.append(row + (f" {s['explore_s']} | {s['eval_s']} |" if timings else ""))
+        lines += ["", _legend(self.suite)]
+        if timings:
+            lines += ["", f"Wall time {self.wall_s:.0f} s with {self.workers} worker(s)."]
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        from sim.config import to_dict
+
+        return {"suite": to_dict(self.suite), "retrievers": list(self.retrievers), "workers": self.workers,
+                "wall_s": round(self.wall_s, 1), "summary": self.rows,
+                "per_world": summarise_worlds(self.worlds, self.retrievers),
+                "worlds": [w.to_dict() for w in self.worlds], "files": dict(self.files)}
+
+
+def _legend(suite: Suite) -> str:
+    return (f"top-1 / top-k (k = {suite.top_k}): the top hit / any hit is an object that satisfies the question or "
+            "within 1 m of one; global questions are scored on the answer's facts (counts, room types, a description "
+            "close to the reference). Navigation: the first "
+            f"{suite.nav_per_type} non-global questions of each type per world, driven from the world's start to the "
+            "answer's goal on the robot's own map; success = the robot ends within 1 m of the footprint of a "
+            "satisfying object; SPL against the ground-truth shortest path to that region. Latency: analysis + "
+            "retrieval + template answer, per question. 'all' pools every question.")
+
+
+# ------------------------------------------------------------------------------------------ runner
+def _eta(start: float, fraction: float) -> str:
+    if fraction <= 0.01:
+        return "ETA …"
+    left = (time.perf_counter() - start) * (1.0 - fraction) / fraction
+    return f"ETA {int(left // 60)} min {int(left % 60):02d} s" if left >= 60 else f"ETA {left:.0f} s"
+
+
+def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | None = None,
+             cancel: CancelToken | None = None) -> Generator[Progress, None, EvalResult]:
+    """Run ``suite`` (serially, or on Ray with ``workers > 1`` or a Ray address); write the results
+    (``results.json``, ``table.md``, plots) to ``out_dir`` when given. Returns an ``EvalResult``."""
+    opts = options or EvalOptions()
+    retrievers = opts.resolved_retrievers()
+    if opts.workers < 1:
+        raise EvalError(f"--workers must be at least 1, got {opts.workers}")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise EvalError(f"cannot create the output folder {out}: {e.strerror or e}") from None
+    jobs = [WorldJob(i, w, suite, retrievers, opts.config) for i, w in enumerate(suite.worlds)]
+    total = UNITS * len(jobs)
+    t0 = time.perf_counter()
+    if opts.workers > 1 or opts.ray_address:
+        from app.eval_ray import run_on_ray
+
+        gen = run_on_ray(jobs, workers=opts.workers, address=opts.ray_address, cancel=cancel)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                worlds = stop.value
+                break
+            frac = p.done / total
+            yield Progress("eval", p.done, total, f"{p.message} · {_eta(t0, frac)}")
+    else:
+        worlds = []
+        for job in jobs:
+            wgen = evaluate_world(job, cancel)
+            while True:
+                try:
+                    p = next(wgen)
+                except StopIteration as stop:
+                    worlds.append(stop.value)
+                    break
+                done = UNITS * job.index + p.done
+                yield Progress("eval", done, total, f"[{job.index + 1}/{len(jobs)}] {p.message} · "
+                                                    f"{_eta(t0, done / total)}")
+    worlds.sort(key=lambda w: w.index)
+    result = EvalResult(suite, retrievers, worlds, time.perf_counter() - t0, opts.workers)
+    if out is not None:
+        yield Progress("eval", total, total, "writing the results")
+        write_results(result, out, plots=opts.plots)
+    return result
+
+
+def write_results(result: EvalResult, out: Path, *, plots: bool = True) -> dict[str, str]:
+    """Write ``results.json``, ``table.md`` and the plots into ``out``; returns their paths."""
+    files: dict[str, str] = {}
+    try:
+        if plots:
+            from app.report import plot_eval_accuracy, plot_eval_latency, plot_eval_navigation
+
+            rows = result.rows
+            files["accuracy_plot"] = str(plot_eval_accuracy(rows, result.retrievers, out / "accuracy.png"))
+            files["navigation_plot"] = str(plot_eval_navigation(rows, result.retrievers, out / "navigation.png"))
+            files["latency_plot"] = str(plot_eval_latency(result.records, result.retrievers, out / "latency.png"))
+        table = out / "table.md"
+        files["table"] = str(table)
+        files["results"] = str(out / "results.json")
+        result.files = files
+        md = result.markdown()
+        if plots:
+            md += "\n![accuracy](accuracy.png)\n\n![navigation](navigation.png)\n\n![latency](latency.png)\n"
+        table.write_text(md, encoding="utf-8")
+        (out / "results.json").write_text(json.dumps(result.to_json(), indent=1, default=_json_default),
+                                          encoding="utf-8")
+    except OSError as e:
+        raise EvalError(f"cannot write the results to {out}: {e.strerror or e}") from None
+    return files
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")

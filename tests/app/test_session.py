@@ -81,8 +81,8 @@ def test_reopening_a_memory_never_recomputes_cached_vectors(house_memory):
         def encode_image(self, images):
             return self.inner.encode_image(images)
 
-    from memory.encoders import make_encoder
     from memory.core import MemoryConfig
+    from memory.encoders import make_encoder
 
     enc = Counting(make_encoder(MemoryConfig().text_encoder))
     with EmbodiedMemory.open(path, readonly=True, text_encoder=enc) as mem:

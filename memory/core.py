@@ -18,6 +18,7 @@ import numpy as np
 
 from memory.encoders import Encoder, EncoderConfig, make_encoder
 from memory.forest import ForestConfig, RefreshReport, SemanticForest, leaf_from_record
+from memory.image_views import ViewVectors, views_of_source, views_source
 from memory.perception import Perceiver, PerceptionConfig, make_perceiver
 from memory.records_json import content_hash
 from memory.regions import RegionMap, StructureConfig, StructureMap
@@ -126,6 +127,7 @@ class EmbodiedMemory:
         self._removed: set[str] = set()
         self._text_pending: set[str] = set()
         self._image_pending: set[str] = set()
+        self.views = ViewVectors()  # object image vectors: mean over crops from distinct bearings
         self.meta: dict = {}
         # callables(store) run inside every checkpoint's transaction (the app saves the robot's map)
         self.checkpoint_hooks: list = []
@@ -158,7 +160,12 @@ class EmbodiedMemory:
         if missing:
             self._embed_records(missing)
         if self.image_encoder is not None:
+            sources = self.store.embedding_sources(self.image_encoder.id, "image")
             self._load_vectors(self.image, self.image_encoder.id, "image", {})
+            self.image.src.update({i: h for i, h in sources.items() if i in self.image.vec})
+            for i, h in sources.items():
+                if i in self.image.vec and views_of_source(h):
+                    self.views.seed(i, self.image.vec[i], views_of_source(h))
         leaves = [self._leaf(r) for r in records]
         cluster_hashes = {c.id: content_hash(c.text) for c in snap.clusters}
         cl_ids, cl_mat = self.store.get_embeddings(self.text_encoder.id, "text", list(cluster_hashes))
@@ -264,6 +271,7 @@ class EmbodiedMemory:
             self.forest.remove(oid)
             self.text.drop(oid)
             self.image.drop(oid)
+            self.views.drop(oid)
             self._image_pending.discard(oid)
             self._text_pending.discard(oid)
         changed: list[LeafRecord] = []
@@ -279,6 +287,11 @@ class EmbodiedMemory:
                 self._text_pending.add(rec.id)
         if self.image_encoder is not None and self.config.ingest.embed_images:
             self._image_pending.update(r.id for r in changed)
+            h, w = np.asarray(obs.rgb).shape[:2]
+            for oid, s in update.sightings:
+                u0, v0, u1, v1 = s.bbox2d
+                if u0 > 1 and v0 > 1 and u1 < w - 1 and v1 < h - 1:  # whole object in view
+                    self.views.offer(oid, s.crop, percept.pose, s.centroid)
         result = IngestResult(percept, update)
         self._since_refresh += 1
         if self._since_refresh >= self.config.ingest.refresh_every:
@@ -328,10 +341,17 @@ class EmbodiedMemory:
             self.forest.update(self._leaf(rec))
 
     def _embed_pending_images(self) -> None:
-        if self.image_encoder is None or not self._image_pending:
+        if self.image_encoder is None:
+            return
+        for oid, (v, n) in self.views.flush(self.image_encoder).items():
+            if oid in self.graph:
+                self.image.set(oid, v, views_source(n))
+        if not self._image_pending:
             return
         ids, imgs, hashes = [], [], []
         for nid in sorted(self._image_pending):
+            if nid in self.views:  # objects seen whole: the mean of their views (above)
+                continue
             im = self._image_of(nid)
             if im is None:
                 continue

@@ -483,6 +483,13 @@ class MemoryStore:
                     f"AND node_id IN ({','.join('?' * len(part))})", (encoder_id, modality, *part)).fetchall())
         return [i for i in ids if stored.get(i) != source_hashes[i]]
 
+    def embedding_sources(self, encoder_id: str, modality: str) -> dict[str, str]:
+        """``{node_id: source_hash}`` of every stored vector of one encoder and modality."""
+        with self._lock:
+            rows = self._c().execute("SELECT node_id, source_hash FROM embeddings WHERE encoder = ? AND modality = ?",
+                                     (encoder_id, modality)).fetchall()
+        return {str(i): str(h) for i, h in rows}
+
     def embedding_spaces(self) -> list[EmbeddingSpace]:
         """The encoders and modalities with vectors in this file, their dimension and count."""
         with self._lock:

@@ -135,6 +135,7 @@ class GraphUpdate:
     new_relations: tuple[Relation, ...] = ()
     removed_relations: tuple[Relation, ...] = ()
     removed_objects: tuple[str, ...] = ()  # fused into another node (delete them downstream)
+    sightings: tuple[tuple[str, Sighting], ...] = ()  # (object node, the sighting merged into it) of this view
 
     @property
     def changed_nodes(self) -> tuple[str, ...]:
@@ -184,14 +185,16 @@ class TopoGraph:
         new_ids = [i for i in new_ids if i in self._objects]
         updated = list(dict.fromkeys(i for i in (alias.get(o, o) for o in updated + list(alias)) if i not in fresh))
         if not self._is_keyframe(percept, bool(new_ids)):
-            return GraphUpdate(None, tuple(new_ids), tuple(updated), removed_objects=removed_objects)
+            return GraphUpdate(None, tuple(new_ids), tuple(updated), removed_objects=removed_objects,
+                               sightings=tuple(seen))
         pid = self._new_place(percept, [oid for oid, _ in seen])
         for oid, s in seen:
             dist = math.hypot(s.centroid[0] - percept.pose.x, s.centroid[1] - percept.pose.y)
             self._g.add_edge(pid, oid, key=SEES, kind=SEES, distance=round(dist, 3), pixels=int(s.pixels))
         ranked = sorted(seen, key=lambda t: -t[1].pixels)[:cfg.relation_objects]
         added, removed = self._relate([oid for oid, _ in ranked], pid, percept)
-        return GraphUpdate(pid, tuple(new_ids), tuple(updated), tuple(added), tuple(removed), removed_objects)
+        return GraphUpdate(pid, tuple(new_ids), tuple(updated), tuple(added), tuple(removed), removed_objects,
+                           tuple(seen))
 
     def _is_keyframe(self, percept: Percept, new_objects: bool) -> bool:
         if not percept.keyframe:

@@ -138,6 +138,12 @@ class MiniLMEncoder:
             raise EncoderError(
                 f"the MiniLM encoder needs sentence-transformers (pip install sentence-transformers): {e}") from e
         threads = configure_torch_threads(self.config.threads)
+        try:  # transformers draws a "Loading weights" bar on stderr; the CLI has its own progress
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         t0 = time.perf_counter()
         try:
             # A local folder plus local_files_only never touches the hub, online or not.

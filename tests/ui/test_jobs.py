@@ -130,3 +130,25 @@ def test_run_scenario_wraps_the_app_generator(monkeypatch, tmp_path):
     assert (first.message, first.snapshot) == ("step one", None)
     result = drain(gen)
     assert services.report_path(result) == report
+
+
+def test_ask_by_image_finds_the_object_offline(explored_state):
+    """The image query of the GUI: a fresh photo of a remembered object, embedded by the shipped SimCLIP."""
+    from app.bench_simclip import fresh_crop
+
+    st = explored_state
+    session = st.session
+    truth = {o.id: o for o in session.scene.info.objects}
+    remembered = {r.instance_hint: r.id for r in session.memory.graph.objects() if r.instance_hint in truth}
+    rng = np.random.default_rng(0)
+    found = 0
+    asked = 0
+    for inst, oid in sorted(remembered.items()):
+        got = fresh_crop(session, truth[inst], rng)
+        if got is None:
+            continue
+        asked += 1
+        r = jobs.ask(st, CancelToken(), QueryParams(image=got[0])).response
+        first_object = next((h["id"] for h in r["hits"] if h["id"].startswith("obj/")), None)
+        found += first_object == oid
+    assert asked >= 2 and found >= asked - 1, (found, asked)

@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quick", action="store_true", help="tiny run (seconds), for tests")
     s.add_argument("--workers", type=int, default=None, help="render processes (default 2)")
-    s.add_argument("--threads", type=int, default=None, help="torch threads for training (default 1)")
+    s.add_argument("--threads", type=int, default=None, help="torch threads (default 2; 1 on a busy machine)")
     s.add_argument("--json", action="store_true", help="print the model card as JSON")
     return p
 

@@ -19,7 +19,7 @@ def explored():
 def test_a_fresh_render_of_an_object_finds_that_object(explored):
     r = image_query_eval(explored, explored.memory.image_encoder, per_object=2, seed=1)
     assert r["queries"] >= 40
-    assert r["top1"] >= 0.7, r  # measured 0.85 (0.85 on house seed 3 in `bench simclip`); chance 0.02
+    assert r["top1"] >= 0.7, r  # measured 0.87 (0.89 on house seed 3 in `bench simclip`); chance 0.02
     assert r["top5"] >= 0.9, r
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +61,9 @@ def bench_batch_build(sizes: tuple[int, ...]) -> dict:
     from memory.encoders import EncoderConfig, make_encoder
     from memory.summarize import ExtractiveSummariser
 
-    inner = make_encoder(EncoderConfig(cache_size=0))
+    # an import builds without a renderer beside it: every core embeds (the ingest part above left
+    # torch on one thread, which suits exploration)
+    inner = make_encoder(EncoderConfig(cache_size=0, threads=len(os.sched_getaffinity(0))))
     inner.encode_text(["warm up"])
     out = {}
     for n in sizes:

@@ -32,7 +32,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,17 @@ from memory.errors import (  # noqa: F401  (re-exported: callers import the erro
     RecordFormatError,
 )
 from memory.records_json import Record, content_hash, record_from_json, record_to_json  # noqa: F401
-from memory.store_file import SCHEMA_SQL, SCHEMA_VERSION, fsync_path, remove_sidecars, temp_file, validate_file
+from memory.store_file import (
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    app_version,
+    dumps_json,
+    fsync_path,
+    now_iso,
+    remove_sidecars,
+    temp_file,
+    validate_file,
+)
 from memory.store_types import (  # noqa: F401
     SEES,
     TRAVERSE,
@@ -75,32 +84,6 @@ __all__ = [
 IMAGE_KINDS = ("thumb", "crop", "view", "map")  # map: the robot's own occupancy map, one per floor
 MODALITIES = ("text", "image")
 _CHUNK = 500  # ids per "IN (...)" query, under SQLite's variable limit
-
-
-# --------------------------------------------------------------------------------------- helpers
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("embodied-rag-lab")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, (np.generic, np.ndarray)):
-        return v.tolist()
-    if isinstance(v, Mapping):
-        return dict(v)
-    raise MemoryStoreError(f"cannot store a value of type {type(v).__name__} as JSON")
 
 
 # ----------------------------------------------------------------------------------------- store
@@ -181,11 +164,11 @@ class MemoryStore:
                 conn.execute("BEGIN")
                 for stmt in filter(str.strip, SCHEMA_SQL.split(";")):
                     conn.execute(stmt)
-                now = _now()
+                now = now_iso()
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                    ("schema_version", _dumps(SCHEMA_VERSION)), ("created", _dumps(now)),
-                    ("modified", _dumps(now)), ("app_version", _dumps(_app_version())),
-                    ("counts", _dumps({})), ("encoders", _dumps([]))])
+                    ("schema_version", dumps_json(SCHEMA_VERSION)), ("created", dumps_json(now)),
+                    ("modified", dumps_json(now)), ("app_version", dumps_json(app_version())),
+                    ("counts", dumps_json({})), ("encoders", dumps_json([]))])
                 conn.execute("COMMIT")
             finally:
                 conn.close()
@@ -239,7 +222,7 @@ class MemoryStore:
             counts = dict(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
             counts["edges"] = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
             spaces = [s._asdict() for s in self.embedding_spaces()]
-            self._set_meta_rows({"modified": _now(), "counts": counts, "encoders": spaces})
+            self._set_meta_rows({"modified": now_iso(), "counts": counts, "encoders": spaces})
             conn.execute("COMMIT")
             self._in_tx = False
 
@@ -305,7 +288,7 @@ class MemoryStore:
 
     def _set_meta_rows(self, items: Mapping[str, Any]) -> None:
         self._w().executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                              "SET value = excluded.value", [(k, _dumps(v)) for k, v in items.items()])
+                              "SET value = excluded.value", [(k, dumps_json(v)) for k, v in items.items()])
 
     # ---------------------------------------------------------------------------------- nodes
     def upsert_places(self, records: Iterable[PlaceRecord]) -> int:
@@ -333,7 +316,7 @@ class MemoryStore:
                 level, t0, t1 = r.level, r.first_seen, r.last_seen
             x, y, z = r.position
             rows.append((r.id, r.kind.value, level, r.name, r.text, x, y, z, r.floor, t0, t1,
-                         _dumps(record_to_json(r))))
+                         dumps_json(record_to_json(r))))
         with self._lock:
             self._w().executemany(
                 "INSERT INTO nodes (id, kind, level, name, text, x, y, z, floor, t_first, t_last, data) "
@@ -371,7 +354,7 @@ class MemoryStore:
         values = []
         for row in rows:
             e = row if isinstance(row, EdgeRow) else EdgeRow(*row)
-            values.append((str(e.src), str(e.dst), str(e.kind), _dumps(dict(e.data))))
+            values.append((str(e.src), str(e.dst), str(e.kind), dumps_json(dict(e.data))))
         with self._lock:
             self._w().executemany("INSERT INTO edges (src, dst, kind, data) VALUES (?, ?, ?, ?) "
                                   "ON CONFLICT(src, dst, kind) DO UPDATE SET data = excluded.data", values)

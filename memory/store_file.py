@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from memory.errors import CorruptMemoryFile, MemoryFileError, NewerSchemaError, NotAMemoryFile
+import numpy as np
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "SCHEMA_SQL", "validate_file", "fsync_path", "temp_file", "remove_sidecars"]
+from memory.errors import CorruptMemoryFile, MemoryFileError, MemoryStoreError, NewerSchemaError, NotAMemoryFile
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "SCHEMA_SQL", "validate_file", "fsync_path", "temp_file", "remove_sidecars",
+           "now_iso", "app_version", "dumps_json"]
 
 SCHEMA_VERSION = 1
 TABLES = ("meta", "nodes", "edges", "membership", "embeddings", "images")
@@ -120,3 +126,32 @@ def _check_database(path: Path) -> None:
     finally:
         if conn is not None:
             conn.close()
+
+
+# ------------------------------------------------------------------------------ meta values
+def now_iso() -> str:
+    """The current UTC time, to the second, as stored in ``meta``."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def app_version() -> str:
+    """The installed version of the project, or ``unknown`` when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("embodied-rag-lab")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def dumps_json(obj: Any) -> str:
+    """Compact JSON of a stored value (numpy scalars and arrays become lists)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.generic, np.ndarray)):
+        return v.tolist()
+    if isinstance(v, Mapping):
+        return dict(v)
+    raise MemoryStoreError(f"cannot store a value of type {type(v).__name__} as JSON")

@@ -152,3 +152,13 @@ def test_ask_by_image_finds_the_object_offline(explored_state):
         first_object = next((h["id"] for h in r["hits"] if h["id"].startswith("obj/")), None)
         found += first_object == oid
     assert asked >= 2 and found >= asked - 1, (found, asked)
+
+
+def test_run_scenario_with_the_real_app_writes_the_report_the_gui_opens(tmp_path):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "assets" / "scenarios" / "three-rooms-quick.yaml"
+    result = drain(jobs.run_scenario(LabState(autosave=False), CancelToken(), str(path), str(tmp_path)))
+    report = services.report_path(result)
+    assert report == tmp_path / "report.md" and report.is_file()
+    assert result.ok and "trajectory.png" in report.read_text()

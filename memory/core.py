@@ -20,6 +20,7 @@ from memory.encoders import Encoder, EncoderConfig, make_encoder
 from memory.forest import ForestConfig, RefreshReport, SemanticForest, leaf_from_record
 from memory.image_views import ViewVectors, views_of_source, views_source
 from memory.perception import Perceiver, PerceptionConfig, make_perceiver
+from memory.perception.segments import touches_border
 from memory.records_json import content_hash
 from memory.regions import RegionMap, StructureConfig, StructureMap
 from memory.store import MemoryStore
@@ -160,12 +161,10 @@ class EmbodiedMemory:
         if missing:
             self._embed_records(missing)
         if self.image_encoder is not None:
-            sources = self.store.embedding_sources(self.image_encoder.id, "image")
-            self._load_vectors(self.image, self.image_encoder.id, "image", {})
-            self.image.src.update({i: h for i, h in sources.items() if i in self.image.vec})
-            for i, h in sources.items():
-                if i in self.image.vec and views_of_source(h):
-                    self.views.seed(i, self.image.vec[i], views_of_source(h))
+            ids, mat = self.store.get_embeddings(self.image_encoder.id, "image")
+            self.image.load(ids, mat, self.store.embedding_sources(self.image_encoder.id, "image"))
+            for i in ids:  # object vectors averaged over views keep averaging with the right weight
+                self.views.seed(i, self.image.vec[i], views_of_source(self.image.src[i]))
         leaves = [self._leaf(r) for r in records]
         cluster_hashes = {c.id: content_hash(c.text) for c in snap.clusters}
         cl_ids, cl_mat = self.store.get_embeddings(self.text_encoder.id, "text", list(cluster_hashes))
@@ -288,9 +287,9 @@ class EmbodiedMemory:
         if self.image_encoder is not None and self.config.ingest.embed_images:
             self._image_pending.update(r.id for r in changed)
             h, w = np.asarray(obs.rgb).shape[:2]
+            margin = self.config.perception.edge_margin
             for oid, s in update.sightings:
-                u0, v0, u1, v1 = s.bbox2d
-                if u0 > 1 and v0 > 1 and u1 < w - 1 and v1 < h - 1:  # whole object in view
+                if not touches_border(s.bbox2d, h, w, margin):  # whole object in view
                     self.views.offer(oid, s.crop, percept.pose, s.centroid)
         result = IngestResult(percept, update)
         self._since_refresh += 1

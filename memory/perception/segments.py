@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Segment", "extract_segments", "min_pixels_for", "backproject_pixels", "box_crop", "resize_nearest",
+__all__ = ["Segment", "extract_segments", "min_pixels_for", "touches_border", "backproject_pixels", "box_crop",
+           "resize_nearest",
            "thumbnail", "dominant_colour", "REFERENCE_AREA"]
 
 REFERENCE_AREA = 320 * 240  # image area ``min_pixels`` is given for
@@ -72,6 +73,12 @@ def min_pixels_for(config: PerceptionConfig, height: int, width: int) -> int:
     return max(1, int(round(config.min_pixels * (height * width) / REFERENCE_AREA)))
 
 
+def touches_border(bbox2d: Sequence[int], height: int, width: int, margin: int) -> bool:
+    """Whether a 2D box ``(u0, v0, u1, v1)`` comes within ``margin`` pixels of the image border (*cut*)."""
+    u0, v0, u1, v1 = bbox2d
+    return u0 <= margin or v0 <= margin or u1 >= width - margin or v1 >= height - margin
+
+
 def extract_segments(obs: Observation, config: PerceptionConfig) -> list[Segment]:
     """The instance segments of ``obs`` that pass ``config``'s filters, most pixels first."""
     inst = np.asarray(obs.instance)
@@ -102,7 +109,7 @@ def extract_segments(obs: Observation, config: PerceptionConfig) -> list[Segment
             continue
         v0, v1, u0, u1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
         n = int(counts[iid])
-        cut = u0 <= margin or v0 <= margin or u1 >= w - margin or v1 >= h - margin
+        cut = touches_border((u0, v0, u1, v1), h, w, margin)
         if cut and n < config.edge_min_pixels_factor * min_px:
             continue
         mask = inst[sl] == iid

@@ -4,7 +4,7 @@
 robot=...))`` analyses the question, retrieves, generates, and returns a ``QueryResponse`` whose
 ``to_json()`` is the DESIGN.md shape::
 
-    {"query", "query_type", "answer", "goal": [x, y, z] | null, "latency_ms",
+    {"query", "query_type", "answer", "found", "confidence", "goal": [x, y, z] | null, "latency_ms",
      "hits": [{"id", "level", "kind", "name", "text", "position", "score"}, ...], ...extra keys}
 
 Engines (the analyser with its vocabulary, the retrievers, the generators, the LLM client) are
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from memory.errors import QueryError
-from memory.generation import Answer, GenerationConfig, Generator, make_generator
+from memory.generation import Answer, GenerationConfig, Generator, bounded_client, make_generator
 from memory.llm import ChatClient, LLMConfig
-from memory.query import QueryAnalyser, QueryAnalysis
+from memory.query import QueryAnalyser, QueryAnalysis, expand_with_llm
 from memory.retrieval import RetrievalConfig, RetrievalResult, Retriever, RobotPose, make_retriever
 from memory.retrieval_index import index_for
 from sim.errors import ConfigError
@@ -45,6 +45,7 @@ class QueryConfig:
     retriever: str = "forest"
     generator: str = "template"
     top_k: int = 5
+    llm_expand: bool = True  # with an LLM configured, let it suggest what satisfies an implicit request
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
 
@@ -86,6 +87,8 @@ class QueryResponse:
             "query": text,
             "query_type": self.analysis.type.value,
             "answer": a.text,
+            "found": a.found,
+            "confidence": round(float(a.confidence), 3),
             "goal": [round(float(v), 3) for v in a.goal] if a.goal is not None else None,
             "latency_ms": round(self.latency_ms, 2),
             "hits": [h.to_dict() for h in r.hits],
@@ -133,11 +136,14 @@ class QueryEngine:
         self._lock = threading.Lock()
 
     def analyser(self) -> QueryAnalyser:
-        """The analyser, with the memory's labels as extra vocabulary (rebuilt when they change)."""
-        labels = tuple(index_for(self.memory).labels)
+        """The analyser, with the memory's own words and prior pack (rebuilt when its labels change)."""
+        ix = index_for(self.memory)
+        labels = tuple(ix.labels)
         with self._lock:
             if self._analyser is None or labels != self._labels:
-                self._analyser = QueryAnalyser(encoder=self.memory.text_encoder, vocabulary=labels)
+                self._analyser = QueryAnalyser(encoder=self.memory.text_encoder, vocabulary=labels,
+                                               priors=getattr(self.memory, "priors", None), rooms=tuple(ix.room_code),
+                                               colours=tuple(ix.colours), materials=tuple(ix.materials))
                 self._labels = labels
             return self._analyser
 
@@ -170,8 +176,13 @@ class QueryEngine:
         generator = self.generator(request.generator or self.config.generator)
         _check_cancel(cancel)
         analysis = self.analyser().analyse(request.text, request.image)
+        note = ""
+        if self.llm is not None and self.config.llm_expand and analysis.type.value == "implicit":
+            analysis, note = expand_with_llm(analysis, bounded_client(self.llm, self.config.generation.timeout_s, 0))
         robot = RobotPose.of(request.robot)
         result = retriever.retrieve(analysis, top_k=top_k, robot=robot, cancel=cancel)
+        if note:
+            result.notes.append(note)
         _check_cancel(cancel)
         answer = generator.answer(analysis, result, memory=self.memory, robot=robot)
         ms = (time.perf_counter() - t0) * 1000.0

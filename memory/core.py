@@ -21,12 +21,15 @@ from memory.forest import ForestConfig, RefreshReport, SemanticForest, leaf_from
 from memory.image_views import ViewVectors, views_of_source, views_source
 from memory.perception import Perceiver, PerceptionConfig, make_perceiver
 from memory.perception.segments import touches_border
+from memory.priors import PriorPack, general_pack, pack_from_dict
 from memory.records_json import content_hash
 from memory.regions import RegionMap, StructureConfig, StructureMap
 from memory.store import MemoryStore
+from memory.summarize import RoomModel
 from memory.summarize_llm import SummariserConfig, make_summariser
 from memory.topo_graph import GraphUpdate, TopoGraph, TopoGraphConfig
 from memory.types import ClusterRecord, Leaf, NodeKind, ObjectRecord, Percept, PlaceRecord
+from sim.errors import ConfigError
 from sim.types import Observation
 
 log = logging.getLogger(__name__)
@@ -106,8 +109,11 @@ class EmbodiedMemory:
 
     def __init__(self, config: MemoryConfig | None = None, *, store: MemoryStore | None = None,
                  text_encoder: Encoder | None = None, image_encoder: Encoder | None = None,
-                 perceiver: Perceiver | None = None, llm=None) -> None:
+                 perceiver: Perceiver | None = None, llm=None, priors: PriorPack | None = None) -> None:
         self.config = config or MemoryConfig()
+        # world knowledge beside what the memory holds: given, else the pack stored in the file, else general
+        self._priors_given = priors is not None
+        self.priors = priors if priors is not None else general_pack()
         self.store = store
         self.text_encoder = text_encoder or make_encoder(self.config.text_encoder)
         if image_encoder is None and self.config.image_encoder is not None:
@@ -117,7 +123,7 @@ class EmbodiedMemory:
         self._llm = llm
         self.graph = TopoGraph(self.config.graph)
         self.structure = StructureMap(self.config.structure)
-        self.summariser = make_summariser(self.config.summariser, llm=llm)
+        self.summariser = make_summariser(self.config.summariser, llm=llm, room_model=RoomModel.from_pack(self.priors))
         self.forest = SemanticForest(self.config.forest, summariser=self.summariser, encoder=self.text_encoder)
         self.text = _Vectors()
         self.image = _Vectors()
@@ -151,6 +157,14 @@ class EmbodiedMemory:
         assert self.store is not None
         snap = self.store.load()
         self.meta = dict(snap.meta)
+        if not self._priors_given and isinstance(self.meta.get("priors"), dict):
+            try:
+                self.priors = pack_from_dict(self.meta["priors"], "the memory file's prior pack")
+            except ConfigError as e:
+                log.warning("%s; using the general pack", e)
+            self.summariser = make_summariser(self.config.summariser, llm=self._llm,
+                                              room_model=RoomModel.from_pack(self.priors))
+            self.forest.summariser = self.summariser
         if not snap.places and not snap.objects:
             return
         self.graph = TopoGraph.load_from(self.store, config=self.config.graph)
@@ -212,6 +226,8 @@ class EmbodiedMemory:
                                  [content_hash(by_id[i].text) for i in ids])
         if self.image_encoder is not None:
             self._flush_vectors(self.image, self.image_encoder.id, "image")
+        if self._priors_given or "priors" in self.meta:
+            self.meta["priors"] = self.priors.to_dict()
         self.meta.update({"observations": self.observations, "text_encoder": self.text_encoder.id,
                           "image_encoder": self.image_encoder.id if self.image_encoder else None})
         for k, v in self.meta.items():
@@ -257,7 +273,7 @@ class EmbodiedMemory:
     def perceiver(self) -> Perceiver:
         if self._perceiver is None:
             enc = self.image_encoder if self.config.perception.type == "clip" else None
-            self._perceiver = make_perceiver(self.config.perception, encoder=enc, llm=self._llm)
+            self._perceiver = make_perceiver(self.config.perception, encoder=enc, llm=self._llm, priors=self.priors)
         return self._perceiver
 
     def ingest(self, obs: Observation) -> IngestResult:

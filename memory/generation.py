@@ -43,6 +43,10 @@ class GenerationConfig:
       of the answer; ``timeout_s`` - cap on one LLM call (the client's own timeout still applies
       when shorter) and ``retries`` - cap on its retries, so a dead server costs seconds.
     * ``min_similarity`` - below this score an unknown thing ("my keys") counts as not seen.
+    * ``found_similarity`` - the text similarity of question and hit at which an answer is 50%
+      likely right (calibrated on the dev question sets), ``found_similarity_need`` the same for
+      implicit questions (a need shares fewer words with what meets it); ``found_threshold`` - the confidence at
+      which an answer counts as found (``found: false`` below it: "I have not seen ...").
     """
 
     max_context: int = 8
@@ -51,6 +55,9 @@ class GenerationConfig:
     timeout_s: float = 30.0
     retries: int = 0
     min_similarity: float = 0.55
+    found_similarity: float = 0.45
+    found_similarity_need: float = 0.33
+    found_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_context < 1 or self.max_tokens < 8:
@@ -68,12 +75,14 @@ class Answer:
     goal_floor: int | None = None
     cited: tuple[str, ...] = ()
     confident: bool = True
+    found: bool = True  # something in memory answers the question
+    confidence: float = 1.0  # 0..1, how sure the answer is right
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "goal": list(self.goal) if self.goal is not None else None,
                 "goal_floor": self.goal_floor, "cited": list(self.cited), "confident": self.confident,
-                "metadata": dict(self.metadata)}
+                "found": self.found, "confidence": self.confidence, "metadata": dict(self.metadata)}
 
 
 class Generator(Protocol):
@@ -117,13 +126,19 @@ class _Facts:
         except Exception:  # noqa: BLE001 - a hit from another source: no record
             return None
 
+    @property
+    def priors(self) -> Any:
+        return getattr(self.memory, "priors", None)
+
     def room(self, hit: Hit) -> tuple[str, str]:
-        """(room type or name, room id) of a hit, from its level-2 ancestor."""
+        """(how to name the hit's region - its type, or its name when no type fits -, region id),
+        from its level-2 ancestor."""
         for cid in hit.path:
             if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
                 rec = self.record(cid)
                 if rec is not None:
-                    return (rec.room_type or rec.name.split(" with ")[0].lower()), cid
+                    name = rec.room_type or (rec.name[:1].lower() + rec.name[1:])
+                    return name, cid
         rec = self.record(hit.id)
         return (getattr(rec, "room_guess", "") or ""), ""
 
@@ -173,24 +188,74 @@ def _counted(label: str, n: int) -> str:
     return _a(label) if n == 1 else f"{number_word(n)} {plural(label, n)}"
 
 
-def _phrase(affordance: str) -> str:
-    from sim.catalog import load_catalog
-
-    try:
-        return load_catalog().affordance_phrase(affordance)
-    except LabError:
-        return affordance
-
-
-def _afforded(q: QueryAnalysis, label: str) -> str:
-    """The first of the question's affordances that ``label`` offers."""
-    from sim.catalog import load_catalog
-
-    cat = load_catalog()
+def _afforded(q: QueryAnalysis, hit: Hit, priors: Any) -> str:
+    """How to say the first of the question's needs that ``hit`` satisfies ("" when none is clear)."""
+    affs = getattr(priors, "affordances", {}) or {}
+    text = f"{hit.label} {hit.name}".lower()
     for aff, _ in q.affordances:
-        if label in cat.categories and aff in cat.categories[label].affordances:
-            return aff
-    return q.affordances[0][0] if q.affordances else ""
+        a = affs.get(aff)
+        if a is not None and any(t in text for t in a.things):
+            return a.phrase
+    return ""
+
+
+def _wanted(q: QueryAnalysis) -> str:
+    """The thing asked for, in words ("" for a need or an image)."""
+    return q.target_name or q.target
+
+
+def _asked_words(q: QueryAnalysis) -> list[str]:
+    """Words that name what was asked for: the target, its synonyms (for implicit needs: none)."""
+    if q.type == QueryType.IMPLICIT:
+        return []
+    out = [*q.target_labels, q.target] if q.target else []
+    if q.target and " " in q.target.strip():  # "security scanner": a scanner of another kind still names it
+        out.append(q.target.split()[-1])
+    return [w.lower() for w in dict.fromkeys(out) if w]
+
+
+def _names(hit: Hit, words: Any) -> bool:
+    """Whether the hit's label, name or caption names one of ``words`` (whole words, plural too)."""
+    body = f" {hit.label} {hit.name} {hit.text} ".lower()
+    body = re.sub(r"[^a-z0-9]+", " ", body)
+    for w in words:
+        w = re.sub(r"[^a-z0-9]+", " ", w.lower()).strip()
+        if w and (f" {w} " in body or f" {w}s " in body or f" {w}es " in body):
+            return True
+    return False
+
+
+def _title(hit: Hit) -> str:
+    """What to call a hit in a sentence: "the round metal table", "the view "Forbes Avenue Bus Stop"",
+    "the cafeteria area" - never an internal id."""
+    if hit.kind == "place":
+        first = _first_sentence(hit.text)
+        if first and len(first) <= 60:
+            return f"the view \u201c{first}\u201d"
+        return "a view I took"
+    name = hit.name if not re.match(r"^(cluster|place|obj)/", hit.name) else (hit.label or "that place")
+    return f"the {name}"
+
+
+def _first_sentence(text: str) -> str:
+    t = " ".join(str(text).split())
+    m = re.match(r"(.+?[.!?])(\s|$)", t)
+    return (m.group(1) if m else t).rstrip(".")
+
+
+def _quote(hit: Hit) -> str:
+    """A short quotation of the hit's caption (street views, described places); "" for bare objects."""
+    if hit.kind != "place":
+        return ""
+    t = " ".join(str(hit.text).split())
+    first = _first_sentence(t)
+    rest = t[len(first):].lstrip(". ")
+    body = rest if first and len(first) <= 60 and rest else t
+    return body if len(body) <= 220 else body[:217].rsplit(" ", 1)[0] + "..."
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
 
 
 def _secs(t: float) -> str:
@@ -254,80 +319,97 @@ class TemplateGenerator:
                meta: dict) -> Answer:
         hits = result.hits
         asked = q.target_name or (q.text if q.image is None else "the pictured thing")
+        meta["asked"] = asked
+        wanted = _wanted(q)
         if not hits:
-            return Answer(f"I have not seen {_a(q.target_name) if q.target else 'anything like that'}.",
-                          confident=False, metadata=meta)
-        best, confident, missing = self._pick(q, result, facts)
+            return Answer(f"I have not seen {_a(wanted) if wanted else 'anything like that'}.", confident=False,
+                          found=False, confidence=0.0, metadata=meta)
+        best, conf, why = self._pick(q, result, facts)
+        meta["evidence"] = why
+        found = conf >= self.config.found_threshold
         if q.type == QueryType.RELATIONAL and any(n.startswith(f"no {q.anchor}") for n in result.notes):
-            missing, confident = f"I have not seen {_a(q.anchor_name or q.anchor)}", False
-        if best is None:
-            close = hits[0]
-            text = f"{missing}. The closest thing I remember is the {close.name} {self._where(close, facts, robot)}."
-            return Answer(text, cited=(close.id,), confident=False, metadata=meta)
+            found, conf = False, min(conf, 0.2)
+            wanted = q.anchor_name or q.anchor
+        if not found:
+            related = [h for h in hits[:3]]
+            near = "; ".join(f"{_title(h)} {self._where(h, facts, None)}" for h in related)
+            lead = (f"I have not seen {_a(wanted)}" if wanted and q.type != QueryType.IMPLICIT
+                    else f"I do not remember anything that clearly fits \"{q.text.rstrip('?.! ')}\"")
+            text = f"{lead}. The nearest related things I remember: {near}."
+            return Answer(text, cited=tuple(h.id for h in related), confident=False, found=False,
+                          confidence=round(conf, 3), metadata=meta)
         where = self._where(best, facts, robot)
         when = self._when(best, facts, last=q.temporal != "first")
+        name = _title(best)
+        quote = _quote(best)
         if q.type == QueryType.IMPLICIT:
-            aff = _afforded(q, best.label)
-            lead = f"For {_phrase(aff)}, try the {best.name}" if aff else f"Try the {best.name}"
-            text = f"{lead} {where}."
-            others = [h for h in hits[1:] if h.label and h.label in dict(q.categories) and h.id != best.id][:2]
+            aff = _afforded(q, best, facts.priors)
+            lead = f"For {aff}, try" if aff.split(" ", 1)[0] in ("somewhere", "something", "someplace") else "Try"
+            text = f"{lead} {name} {where}."
+            others = [h for h in hits[1:4] if h.id != best.id
+                      and result.facts.get("similarity", {}).get(h.id, 0.0) >= self.config.found_similarity - 0.05][:2]
             if others:
-                text += " Also: " + "; ".join(f"the {h.name} {self._where(h, facts, None)}" for h in others) + "."
+                text += " Also: " + "; ".join(f"{_title(h)} {self._where(h, facts, None)}" for h in others) + "."
         elif q.type == QueryType.TEMPORAL:
-            text = (f"I {'first' if q.temporal == 'first' else 'last'} saw the {best.name}"
+            text = (f"I {'first' if q.temporal == 'first' else 'last'} saw {name}"
                     + (f" {when}" if when else "") + f", {where}.")
         elif q.type == QueryType.RELATIONAL:
             rel = q.relation.replace("_", " ")
             anchor = f" {rel} the {q.anchor_name}" if q.anchor else ""
-            text = f"The {best.name}{anchor} is {where}."
+            text = f"{_cap(name)}{anchor} is {where}."
         else:
-            text = f"The {best.name} is {where}."
+            text = f"{_cap(name)} is {where}."
             if when:
                 text += f" I last saw it {when}."
-        if not confident and missing:
-            text = f"{missing}; the nearest match is the {best.name} {where}."
+        if quote:
+            text += f" I noted: \"{quote}\""
         cited = (best.id,) + tuple(c for c in best.path[:2])
-        meta["asked"] = asked
-        return Answer(text, goal=best.position, goal_floor=best.floor, cited=cited, confident=confident,
-                      metadata=meta)
+        return Answer(text, goal=best.position, goal_floor=best.floor, cited=cited, confident=True, found=True,
+                      confidence=round(conf, 3), metadata=meta)
 
-    def _pick(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts) -> tuple[Hit | None, bool, str]:
-        """The hit that answers, whether it fully matches, and what is missing when it does not."""
+    def _pick(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts) -> tuple[Hit, float, str]:
+        """The hit that answers, how sure we are that it is what was asked for (0..1), and why.
+
+        Evidence: the hit *names* what was asked (its label or a synonym, or the asked-for words in
+        its name or caption), and the plain text similarity of question and hit, calibrated on the
+        dev question sets (``found_similarity``). A named match is never reported as "not seen"."""
         hits = result.hits
         if q.image is not None and not q.text:
-            return hits[0], True, ""
-        if q.target_labels:
-            same = [h for h in hits if h.label and h.label in q.target_labels]
-            if not same:
-                if facts.knows(q.target_labels):  # another retriever's miss is not "never seen"
-                    return None, False, f"I remember {_a(q.target)}, but this search did not find it"
-                return None, False, f"I have not seen {_a(q.target)}"
-            best = same[0]
-            wrong = [w for w in (q.colour, q.material) if w and w not in best.name and not
-                     (w == "wood" and "wooden" in best.name)]
-            if wrong:
-                return best, False, f"I have not seen {_a(q.target_name)}"
-            return best, True, ""
-        if q.target:  # a word the memory has no label for: trust only a close, named match
-            top = hits[0]
-            named = q.target.split()[-1] in f"{top.name} {top.text}".lower()
-            if named or top.score >= self.config.min_similarity:
-                return top, named, "" if named else f"I am not sure I have seen {_a(q.target)}"
-            return None, False, f"I have not seen {_a(q.target)}"
-        if q.type == QueryType.IMPLICIT:
-            cats = dict(q.categories)
-            good = [h for h in hits if h.label and h.label in cats]
-            if good:
-                return good[0], True, ""
-            what = q.text.rstrip("?.! ")
-            return None, False, f"I do not remember anything clearly suited to \"{what}\""
-        return hits[0], True, ""
+            return hits[0], 1.0, "image query"
+        sims = result.facts.get("similarity", {})
+        cfg = self.config
+
+        centre = cfg.found_similarity_need if q.type == QueryType.IMPLICIT else cfg.found_similarity
+
+        def sim_conf(h: Hit) -> float:
+            v = sims.get(h.id, h.score if result.retriever == "flat" else None)
+            if v is None:
+                return 0.5
+            return float(1.0 / (1.0 + math.exp(-(v - centre) / 0.04)))
+
+        words = _asked_words(q)
+        for h in hits[:3]:  # a hit that names the asked-for thing answers it, attributes aside
+            if words and _names(h, words):
+                if q.colour or q.material:
+                    body = f"{h.name} {h.text}".lower()
+                    if any(w and w not in body and not (w == "wood" and "wooden" in body) for w in (q.colour, q.material)):
+                        continue
+                return h, max(0.9, sim_conf(h)), "named"
+        if q.type == QueryType.IMPLICIT and q.categories:
+            strong = [t for t, w in q.categories if w >= 0.99]
+            for h in hits[:3]:
+                if _names(h, strong):
+                    return h, max(0.85, sim_conf(h)), "satisfies the need"
+        best = hits[0]
+        if words and q.type != QueryType.IMPLICIT:  # asked for a thing by name, and no hit names it
+            return best, min(0.6, sim_conf(best)) * 0.5, "not named"
+        return best, sim_conf(best), "similarity"
 
     # -- several things -----------------------------------------------------------------------
     def _order(self, q: QueryAnalysis, result: RetrievalResult, facts: _Facts, meta: dict) -> Answer:
         hits = [h for h in result.hits if h.level == 0]
         if not hits:
-            return Answer("I have not seen anything yet.", confident=False, metadata=meta)
+            return Answer("I have not seen anything yet.", confident=False, found=False, confidence=0.0, metadata=meta)
         first = q.temporal == "first"
         when = self._when(hits[0], facts, last=not first)
         lead = hits[:3]
@@ -342,7 +424,8 @@ class TemplateGenerator:
     def _room(self, q: QueryAnalysis, result: RetrievalResult, meta: dict) -> Answer:
         rooms = [h for h in result.hits if h.level == 2]
         if not rooms:
-            return Answer(f"I have not seen {_a(q.target_room)}.", confident=False, metadata=meta)
+            return Answer(f"I have not seen {_a(q.target_room)}.", confident=False, found=False, confidence=0.0,
+                          metadata=meta)
         r = rooms[0]
         more = f" (I know {number_word(len(rooms))} of them)" if len(rooms) > 1 else ""
         text = f"The {q.target_room} is around ({r.position[0]:.1f}, {r.position[1]:.1f}){more}: {r.text}"
@@ -381,7 +464,8 @@ class TemplateGenerator:
         if q.room:
             rs = [h for h in result.hits if h.level == 2 and h.label == q.room]
             if not rs:
-                return Answer(f"I have not seen {_a(q.room)}.", confident=False, metadata=meta)
+                return Answer(f"I have not seen {_a(q.room)}.", confident=False, found=False, confidence=0.0,
+                              metadata=meta)
             text = " ".join(h.text for h in rs[:3])
             return Answer(text, goal=rs[0].position, goal_floor=rs[0].floor, cited=tuple(h.id for h in rs[:3]),
                           metadata=meta)
@@ -400,6 +484,7 @@ class TemplateGenerator:
         n = len(result.hits)
         if not seen:
             return Answer(f"From the {number_word(n)} things I retrieved I cannot tell.", confident=False,
+                          found=False, confidence=0.0,
                           cited=tuple(h.id for h in result.hits), metadata=meta)
         kinds: dict[str, int] = {}
         for room in seen.values():
@@ -479,7 +564,7 @@ class LLMGenerator:
         meta = {**base.metadata, "generator": self.name, "fallback": False, "model": r.model,
                 "llm_latency_ms": round(r.latency_ms, 1), "finish_reason": r.finish_reason}
         return Answer(text[:2000], goal=goal, goal_floor=goal_hit.floor if goal is not None else None, cited=cited,
-                      confident=base.confident, metadata=meta)
+                      confident=base.confident, found=base.found, confidence=base.confidence, metadata=meta)
 
 
 GENERATORS.register("template", TemplateGenerator)

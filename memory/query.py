@@ -9,12 +9,15 @@
 * **target** - the object category asked for, with the labels that count as it (synonyms and
   plurals: "couch" finds sofas), its colour / material, a room-type and floor constraint; for
   relational queries the relation kind and the anchor; for temporal ones the direction.
-* **implicit** queries are linked to the catalog's affordances by embedding the question
-  against their phrases ("somewhere to sleep", ...) plus word matches, giving weighted
-  categories (``sleep`` -> bed; ``nap`` -> bed, sofa) and an ``expansion`` text to embed.
+* **implicit** queries are linked to a prior pack's needs (``memory.priors``) by embedding the
+  question against the ways people say them plus word matches, giving weighted *things* that
+  satisfy them (plain words: "bed", "exit sign") and an ``expansion`` text. Retrieval uses them
+  as soft evidence matched by similarity against the memory's own text, never as a lookup.
 
-Vocabulary: the catalog's categories, colours, materials and room types, plus any labels the
-memory holds (``vocabulary=``), so non-catalog memories (Building99's "napkin holder") work too.
+Vocabulary: what the memory holds (its labels, room names, colours and materials, given by the
+caller) plus the prior pack's synonyms, region names, colours and materials. Nothing here reads
+the procedural generator's catalog: a memory imported from elsewhere is analysed with its own
+words. The analysis is a soft prior for retrieval: every word of the question is still embedded.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from memory.errors import QueryError
+from memory.priors import PriorPack, general_pack
 from memory.summarize import plural
 from memory.types import object_name
 
@@ -49,33 +53,12 @@ RELATION_WORDS = {
     "above": "above", "over": "above", "hanging over": "above",
     "to the left of": "left_of", "left of": "left_of", "to the right of": "right_of", "right of": "right_of",
 }
-# object synonyms: every word of a group finds the labels of the whole group
-_SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("sofa", "couch", "settee"), ("fridge", "refrigerator"), ("tv", "television", "telly", "tv set"),
-    ("bookshelf", "bookcase", "book shelf"), ("wardrobe", "closet"), ("cabinet", "cupboard"),
-    ("trash can", "bin", "garbage can", "rubbish bin", "waste bin", "dustbin", "trash bin", "wastebasket",
-     "recycle bin"),
-    ("sink", "washbasin", "wash basin", "basin"), ("bathtub", "bath tub", "tub", "bath"),
-    ("stove", "oven", "cooker", "hob"), ("monitor", "computer monitor", "screen"), ("laptop", "computer"),
-    ("potted plant", "plant", "houseplant", "small plant", "planter"), ("floor lamp", "standing lamp"),
-    ("toilet", "loo", "wc", "lavatory"), ("office chair", "desk chair"), ("dining table", "kitchen table"),
-    ("nightstand", "bedside table", "night stand", "bedside cabinet"), ("rug", "carpet"),
-    ("painting", "picture", "artwork"), ("counter", "countertop", "worktop", "kitchen counter"),
-    ("clothes dryer", "dryer", "tumble dryer"), ("coffee machine", "coffee maker"),
-    ("stairs", "staircase", "stairway"), ("person", "people"), ("table", "dining table"),
-)
-_ROOM_SYNONYMS = {"living room": ("lounge", "sitting room", "family room"), "bathroom": ("washroom",),
-                  "hallway": ("hall",), "bedroom": ("sleeping room",)}
 _COLOUR_ALIASES = {"gray": "grey", "dark gray": "dark grey", "light gray": "light grey"}
 _MATERIAL_ADJ = {"wooden": "wood", "metallic": "metal", "steel": "metal", "woollen": "fabric", "cloth": "fabric",
                  "leathern": "leather", "plastic": "plastic"}
 _FLOORS = {"ground floor": 0, "first floor": 1, "second floor": 2, "third floor": 3, "fourth floor": 4,
            "downstairs": 0, "basement": -1}
 _STOP = frozenset("a an the my our your some any to of for in on at with up me i it this that is are be do".split())
-# states that imply what someone wants to do
-_STATE_HINTS = {"hungry": ("eat", "cook"), "thirsty": ("drink", "get water"), "tired": ("sleep", "rest"),
-                "sleepy": ("sleep", "nap"), "cold": ("warm up",), "dirty": ("take a shower", "bathe"),
-                "bored": ("watch tv", "read"), "sweaty": ("take a shower",)}
 _VAGUE = frozenset({"somewhere", "something", "some", "soft", "place", "way", "thing"})
 _IRREGULAR = {"slept": "sleep", "ate": "eat", "took": "take", "lying": "lie", "lay": "lie", "sat": "sit",
               "ran": "run", "wrote": "write", "read": "read", "clothes": "clothes", "dishes": "dish",
@@ -93,7 +76,10 @@ _GLOBAL_RES = (
     re.compile(r"\b(describe|summari[sz]e|summary|overview|layout|floor plan)\b"),
     re.compile(r"\bwhat (is|kind of|sort of|type of) (this|the) (place|building|house|home|environment|site)\b"),
     re.compile(r"\bwhat (kind|sort|type) of (place|building|environment|site)\b"),
-    re.compile(r"\btell me about (this|the) (place|house|building|floor|site|environment|home)\b"),
+    re.compile(r"\btell me about (this|the) (place|house|building|floor|site|environment|home|area)\b"),
+    re.compile(r"\b(main|different|various) (areas|parts|sections|spaces|zones|rooms)\b"),
+    re.compile(r"\bwhat (kind|sort|type) of (area|neighbou?rhood|district|town|city|street)\b"),
+    re.compile(r"\bwhat (is|'s) (this|the) (area|neighbou?rhood|district)( like)?\b"),
 )
 _IMPLICIT_RE = re.compile(
     r"\b(somewhere|something|someplace|anywhere|anything|a place|a spot|place)(\s+[a-z]+)?"
@@ -106,6 +92,7 @@ _UNKNOWN_TARGET_RE = re.compile(
     r"^(?:where(?:'s| is| are| was| were)|find|locate|show me|take me to|go to|navigate to|bring me to|"
     r"have you seen|did you see|is there|are there|do you remember|i'?m looking for|i am looking for|"
     r"look for|search for|get me to|guide me to)\s+(?:the |a |an |my |any |some |your |our )?(.+?)\??$")
+_BARE_NOUN_RE = re.compile(r"^(?:the |a |an |my |some |any )?[a-z][a-z' -]{1,40}\??$")
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 
@@ -204,19 +191,24 @@ def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower().replace("’", "'"))
 
 
-@functools.cache
-def _group_index() -> dict[str, frozenset[str]]:
+def _group_index(synonyms: Sequence[Sequence[str]]) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
-    for group in _SYNONYMS:
+    for group in synonyms:
         for w in group:
             out.setdefault(w, set()).update(group)
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def label_group(label: str) -> frozenset[str]:
-    """Every label that counts as ``label`` (itself and its synonyms), lower case."""
+@functools.cache
+def _general_groups() -> dict[str, frozenset[str]]:
+    return _group_index(general_pack().synonyms)
+
+
+def label_group(label: str, groups: dict[str, frozenset[str]] | None = None) -> frozenset[str]:
+    """Every label that counts as ``label`` (itself and its synonyms in ``groups``, by default the
+    general prior pack's), lower case."""
     key = label.lower()
-    return _group_index().get(key, frozenset()) | {key}
+    return (groups if groups is not None else _general_groups()).get(key, frozenset()) | {key}
 
 
 @dataclass(frozen=True)
@@ -228,47 +220,48 @@ class _Span:
 
 
 class _Vocab:
-    """Phrase tables of the catalog (and extra labels), matched longest first."""
+    """Phrase tables of the memory's own words and a prior pack, matched longest first."""
 
-    def __init__(self, labels: Iterable[str], extra_labels: Iterable[str] = ()) -> None:
-        from sim.catalog import load_catalog
-
-        cat = load_catalog()
-        self.catalog = cat
+    def __init__(self, labels: Iterable[str], pack: PriorPack, *, rooms: Iterable[str] = (),
+                 colours: Iterable[str] = (), materials: Iterable[str] = ()) -> None:
         self.phrases: dict[tuple[str, ...], tuple[str, str]] = {}
-        for lab in [*labels, *extra_labels]:
+        for lab in [*labels, *pack.objects]:
             low = lab.lower().strip()
             if low:
                 for form in {low, plural(low)}:
                     self.phrases.setdefault(tuple(_words(form)), ("label", low))
-        for group in _SYNONYMS:
+        for group in pack.synonyms:
             for w in group:
                 for form in {w, plural(w)}:
                     self.phrases.setdefault(tuple(_words(form)), ("label", w))
-        for room in cat.room_types:
+        for room in [*rooms, *pack.regions]:
+            room = room.lower().strip()
             for form in {room, plural(room)}:
-                self.phrases.setdefault(tuple(_words(form)), ("room", room))
-        for room, syns in _ROOM_SYNONYMS.items():
-            for s in syns:
-                for form in {s, plural(s)}:
+                if room:
                     self.phrases.setdefault(tuple(_words(form)), ("room", room))
-        for colour in cat.palette.names():
-            self.phrases.setdefault(tuple(_words(colour)), ("colour", colour))
+        for room, syns in pack.region_synonyms.items():
+            for syn in syns:
+                for form in {syn, plural(syn)}:
+                    self.phrases.setdefault(tuple(_words(form)), ("room", room))
+        for colour in [*colours, *pack.colours]:
+            if colour.strip():
+                self.phrases.setdefault(tuple(_words(colour)), ("colour", colour.lower().strip()))
         for alias, colour in _COLOUR_ALIASES.items():
             self.phrases.setdefault(tuple(_words(alias)), ("colour", colour))
-        materials = sorted({m for c in cat.categories.values() for m in c.materials} - {"foliage"})
-        for m in materials:
+        known = {m.lower().strip() for m in [*materials, *pack.materials] if m.strip()} - {"foliage"}
+        for m in sorted(known):
             self.phrases.setdefault((m,), ("material", m))
             adj = object_name("", "", m).strip()
             if adj and adj != m:
                 self.phrases.setdefault((adj,), ("material", m))
         for adj, m in _MATERIAL_ADJ.items():
-            if m in materials:
+            if m in known:
                 self.phrases.setdefault((adj,), ("material", m))
         for phrase, kind in RELATION_WORDS.items():
             self.phrases[tuple(phrase.split())] = ("relation", kind)
         for phrase, f in _FLOORS.items():
             self.phrases[tuple(phrase.split())] = ("floor", str(f))
+        self.phrases.pop((), None)
         self.max_len = max(len(k) for k in self.phrases)
 
     def scan(self, words: Sequence[str]) -> list[_Span]:
@@ -287,20 +280,33 @@ class _Vocab:
 
 
 class QueryAnalyser:
-    """Analyses questions; ``encoder`` (any text encoder) links implicit ones to affordances."""
+    """Analyses questions with the memory's own words and a prior pack.
 
-    def __init__(self, *, encoder: Any | None = None, vocabulary: Iterable[str] = ()) -> None:
-        from sim.catalog import load_catalog
+    ``vocabulary`` - the memory's labels; ``rooms`` / ``colours`` / ``materials`` - its room
+    names and attribute words; ``priors`` - a ``PriorPack`` (default: the general pack);
+    ``encoder`` (any text encoder) links implicit questions to the pack's needs.
+    """
 
-        self.catalog = load_catalog()
+    def __init__(self, *, encoder: Any | None = None, vocabulary: Iterable[str] = (), priors: PriorPack | None = None,
+                 rooms: Iterable[str] = (), colours: Iterable[str] = (), materials: Iterable[str] = ()) -> None:
+        self.priors = priors if priors is not None else general_pack()
         self.encoder = encoder
-        self._vocab = _Vocab(self.catalog.categories, vocabulary)
-        self._aff_names = list(self.catalog.affordances)
-        self._aff_phrases = [self.catalog.affordances[a] for a in self._aff_names]
-        self._aff_stems = [frozenset(_stem(w) for w in a.split() if w not in _STOP) for a in self._aff_names]
-        self._phrase_stems = [frozenset(_stem(w) for w in _words(p) if w not in _STOP and w not in _VAGUE)
-                              for p in self._aff_phrases]
+        self._groups = _group_index(self.priors.synonyms)
+        self._vocab = _Vocab(vocabulary, self.priors, rooms=rooms, colours=colours, materials=materials)
+        self._aff_names = list(self.priors.affordances)
+        self._say: list[str] = []
+        self._say_of: list[int] = []
+        for i, name in enumerate(self._aff_names):
+            for phrase in self.priors.affordances[name].say or (name,):
+                self._say.append(phrase)
+                self._say_of.append(i)
+        self._say_stems = [frozenset(_stem(w) for w in _words(p) if w not in _STOP and w not in _VAGUE)
+                           for p in self._say]
         self._aff_vectors: np.ndarray | None = None
+
+    def group(self, label: str) -> frozenset[str]:
+        """``label`` and its synonyms in this analyser's prior pack."""
+        return label_group(label, self._groups)
 
     # ------------------------------------------------------------------ public
     def analyse(self, text: str | None = None, image: np.ndarray | None = None) -> QueryAnalysis:
@@ -358,6 +364,8 @@ class QueryAnalyser:
             return QueryAnalysis(type=QueryType.EXPLICIT, target_room=rooms[0].value, **base)
         m = _UNKNOWN_TARGET_RE.match(low)
         target = self._unknown_target(m.group(1), spans, words) if m else ""
+        if not target and _BARE_NOUN_RE.match(low):  # "the fish tank": a thing named without a lead-in
+            target = self._unknown_target(low, spans, words)
         if target:
             return self._attributes(QueryAnalysis(type=QueryType.EXPLICIT, target=target, **base), spans, None,
                                     rooms)
@@ -368,7 +376,7 @@ class QueryAnalyser:
                      rooms: list[_Span]) -> QueryAnalysis:
         target = labels[0] if labels else None
         if target is not None:
-            q = replace(q, target=target.value, target_labels=tuple(sorted(label_group(target.value))))
+            q = replace(q, target=target.value, target_labels=tuple(sorted(self.group(target.value))))
         return self._attributes(q, spans, target, rooms)
 
     def _attributes(self, q: QueryAnalysis, spans: list[_Span], target: _Span | None,
@@ -413,10 +421,10 @@ class QueryAnalyser:
                 continue
             target = before[-1] if before else None
             out: dict[str, Any] = {"relation": s.value, "anchor": anchor.value,
-                                   "anchor_labels": tuple(sorted(label_group(anchor.value)))}
+                                   "anchor_labels": tuple(sorted(self.group(anchor.value)))}
             if target is not None:
                 out["target"] = target.value
-                out["target_labels"] = tuple(sorted(label_group(target.value)))
+                out["target_labels"] = tuple(sorted(self.group(target.value)))
             for x in spans:
                 if x.kind in ("colour", "material"):
                     own = "anchor" if x.start > s.start else "target"
@@ -437,32 +445,33 @@ class QueryAnalyser:
         return " ".join([*ws[:-1], _singular(ws[-1])])
 
     def _affordance_vectors(self) -> np.ndarray | None:
-        if self.encoder is None:
+        if self.encoder is None or not self._say:
             return None
         if self._aff_vectors is None:
-            self._aff_vectors = np.asarray(self.encoder.encode_text(self._aff_phrases), dtype=np.float32)
+            self._aff_vectors = np.asarray(self.encoder.encode_text(self._say), dtype=np.float32)
         return self._aff_vectors
 
     def _implicit(self, q: QueryAnalysis, words: list[str], spans: list[_Span]) -> QueryAnalysis:
+        """Needs of the prior pack the question expresses, and the things that satisfy them."""
+        room = next((s.value for s in spans if s.kind == "room"), "")
+        q = replace(q, room=room, expansion=q.text)
+        if not self._aff_names:
+            return q
         stems = {_stem(w) for w in words}
-        lex = np.array([1.0 if (a and a <= stems) or (p and p <= stems) else 0.0
-                        for a, p in zip(self._aff_stems, self._phrase_stems, strict=True)], dtype=np.float32)
-        hinted = {a for w in words for a in _STATE_HINTS.get(w, ())}
-        for i, a in enumerate(self._aff_names):
-            if a in hinted:
-                lex[i] = max(lex[i], 0.8)
+        lex = np.array([1.0 if p and p <= stems else 0.0 for p in self._say_stems], dtype=np.float32)
         vecs = self._affordance_vectors()
         if vecs is not None:
             qv = np.asarray(self.encoder.encode_text([q.text.lower()]), dtype=np.float32)[0]  # type: ignore[union-attr]
-            sim = vecs @ qv
-            score = sim + 0.25 * lex
-            floor_score = 0.35
+            say_score = vecs @ qv + 0.25 * lex
+            floor_score = 0.45
         else:
-            score = lex.copy()
+            say_score = lex
             floor_score = 0.5
+        score = np.full(len(self._aff_names), -1.0, dtype=np.float32)
+        np.maximum.at(score, np.asarray(self._say_of), say_score)
         best = float(score.max())
         if best < floor_score:
-            return replace(q, expansion=q.text)
+            return q
         order = np.argsort(-score, kind="stable")
         chosen: list[tuple[str, float]] = []
         for i in order[:3]:
@@ -470,15 +479,77 @@ class QueryAnalyser:
             if s < best - 0.06:
                 break
             chosen.append((self._aff_names[i], round(1.0 - 0.5 * (best - s) / 0.06, 4)))
-        cats: dict[str, float] = {}
+        things: dict[str, float] = {}
         for a, w in chosen:
-            for c in self.catalog.categories_with_affordance(a):
-                cats[c] = max(cats.get(c, 0.0), w)
-        ranked = tuple(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0])))
-        top = [c for c, w in ranked if w >= 0.99][:4] or [c for c, _ in ranked[:3]]
+            aff = self.priors.affordances[a]
+            for i, t in enumerate(aff.things):
+                things[t] = max(things.get(t, 0.0), round(w * aff.weight(i), 4))
+        ranked = tuple(sorted(things.items(), key=lambda kv: (-kv[1], kv[0])))
+        top = [c for c, w in ranked if w >= 0.99][:6] or [c for c, _ in ranked[:4]]
         expansion = f"{q.text} {', '.join(top)}" if top else q.text
-        room = next((s.value for s in spans if s.kind == "room"), "")
-        return replace(q, affordances=tuple(chosen), categories=ranked, expansion=expansion, room=room)
+        return replace(q, affordances=tuple(chosen), categories=ranked, expansion=expansion)
+
+
+_LEAD_IN_RE = re.compile(
+    r"^(?:(?:hey|ok|okay|so|um|please)[, ]+)*"
+    r"(?:(?:can|could|would|will) you (?:please )?(?:tell me |show me |remind me )?|please |do you know |"
+    r"i (?:am|'m) (?:looking|searching) for |i (?:want|need|would like|'d like) to (?:find|see|locate) |"
+    r"have you (?:seen|noticed|spotted) |did you (?:see|notice|spot) |do you remember |is there |are there |"
+    r"(?:where|what) (?:is|are|was|were|'s|'re) |where(?:'s| is| are| was| were)? |where did you (?:see|put|last see) |"
+    r"where can i find |where do i find |where would i find |where could i find |"
+    r"(?:find|locate|show|take|bring|guide|get|lead) (?:me )?(?:to )?|go to |navigate to |look for |search for )+")
+
+
+def focus_text(text: str) -> str:
+    """The question without its lead-in ("where is", "can you find me"): the words that say what is
+    wanted, all of them (attributes included)."""
+    low = " ".join(str(text).replace("’", "'").split())
+    cut = _LEAD_IN_RE.sub("", low.lower(), count=1)
+    out = low[len(low) - len(cut):] if cut and len(cut) < len(low) else low
+    out = out.strip(" ?!.")
+    return out or low
+
+
+__all__.append("focus_text")
+
+
+_LLM_NEED = ("A robot remembers objects and places it has seen. Someone says: \"{q}\". List up to {n} kinds of "
+             "object or place (two or three words each) that would help them, most useful first, one per line, "
+             "no other words.")
+_THING_RE = re.compile(r"^[a-z][a-z' -]{1,40}$")
+
+
+def expand_with_llm(q: QueryAnalysis, client: Any, *, max_things: int = 8,
+                    max_tokens: int = 64) -> tuple[QueryAnalysis, str]:
+    """An implicit question's things, suggested by an LLM (``memory.llm.ChatClient``) and merged
+    into ``q.categories`` as soft evidence beside the prior pack's. Returns the analysis and a note
+    (what was added, or why nothing was: the question is answered without the LLM then)."""
+    if q.type != QueryType.IMPLICIT or not q.text:
+        return q, ""
+    from memory.errors import LLMError
+
+    messages = [{"role": "user", "content": _LLM_NEED.format(q=q.text.replace('"', "'"), n=max_things)}]
+    try:
+        r = client.chat(messages, max_tokens=max_tokens, temperature=0.0)
+    except LLMError as e:
+        return q, f"LLM expansion skipped: {e.__class__.__name__}: {e}"
+    things: list[str] = []
+    for line in re.split(r"[\n,;]+", r.text.lower()):
+        t = re.sub(r"^[\s\-*\d.)]+", "", line).strip(" .:\"'")
+        if _THING_RE.match(t) and len(t.split()) <= 4 and t not in things:
+            things.append(t)
+    things = things[:max_things]
+    if not things:
+        return q, "LLM expansion skipped: the reply named no things"
+    cats = dict(q.categories)
+    for i, t in enumerate(things):
+        cats[t] = max(cats.get(t, 0.0), round(0.95 - 0.05 * i, 4))
+    ranked = tuple(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0])))
+    return replace(q, categories=ranked, expansion=f"{q.text} {', '.join(things[:4])}"), \
+        f"LLM suggested: {', '.join(things)}"
+
+
+__all__.append("expand_with_llm")
 
 
 def _check_image(image: Any) -> np.ndarray:

@@ -48,9 +48,12 @@ class RetrievalConfig:
       share of its area's score a leaf inherits.
     * ``w_label`` / ``w_colour`` / ``w_material`` / ``w_room`` / ``w_floor`` - bonuses (or
       penalties) when a leaf matches (or contradicts) what the question names; ``w_implicit`` -
-      bonus x weight of a category that affords an implicit request; ``w_relation`` - bonus when
+      bonus x weight of a thing (by label) that satisfies an implicit request; ``w_need`` - weight of
+      the best text similarity between a node and those things (open vocabulary); ``w_relation`` - bonus when
       a relation edge (or, lacking one, geometry) links a candidate to the anchor;
-      ``place_penalty`` - views rank below objects for questions about objects.
+      ``place_penalty`` - views rank below objects for questions about objects;
+      ``flat_candidates`` - the exact top leaves by similarity alone that always join the forest's
+      final ranking (so the forest can add evidence but never lose what flat search finds).
     * ``w_image_text`` - weight of image vectors scored with the image encoder's text tower
       (text questions fused with image evidence). Off by default: cross-modal cosines live on
       another scale, so calibrate it on your encoder (e.g. SimCLIP's model card) before use.
@@ -68,12 +71,14 @@ class RetrievalConfig:
     w_parent: float = 0.3
     w_evidence: float = 0.6
     w_area: float = 0.2
-    w_label: float = 1.0
+    w_label: float = 0.3
     w_colour: float = 0.35
     w_material: float = 0.2
     w_room: float = 0.3
     w_floor: float = 0.3
-    w_implicit: float = 0.8
+    w_implicit: float = 0.3
+    w_need: float = 0.5
+    flat_candidates: int = 32
     w_relation: float = 0.8
     place_penalty: float = 0.15
     w_image_text: float = 0.0

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from memory.query import QueryAnalysis, QueryType, label_group
+from memory.query import QueryAnalysis, QueryType, focus_text, label_group
 from memory.retrieval import RETRIEVERS, BaseRetriever, Cancel, RetrievalResult, RobotPose, leaf_match
 from memory.retrieval_index import RetrievalIndex, segment_reduce
 
@@ -59,7 +59,7 @@ def global_facts(ix: RetrievalIndex, q: QueryAnalysis | None = None) -> dict[str
         facts["floor_summaries"] = {int(r.floor): r.summary for r in L3.records if r.n_leaves}
     if q is not None and q.count_of and q.count_of not in ("room", "floor") and q.count_of not in ix.room_code \
             and q.count_of not in types:
-        codes = ix.labels_matching(sorted(label_group(q.count_of)))
+        codes = ix.labels_matching(sorted(set(q.target_labels) | label_group(q.count_of)))
         mask = np.isin(ix.label, codes) & ix.is_object
         if q.room and q.room in ix.room_code:
             rc = ix.room_code[q.room]
@@ -73,6 +73,10 @@ class ForestRetriever(BaseRetriever):
     """Embedding-guided beam search down the forest (see the module docstring)."""
 
     name = "forest"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._things: dict[str, np.ndarray] = {}
 
     def _retrieve(self, query: QueryAnalysis, k: int, robot: RobotPose | None,
                   cancel: Cancel | None) -> RetrievalResult:
@@ -93,13 +97,21 @@ class ForestRetriever(BaseRetriever):
 
     # ------------------------------------------------------------------ beam search
     def _focus(self, q: QueryAnalysis) -> str:
-        """What to embed: the named thing rather than the question around it."""
-        if q.type == QueryType.IMPLICIT:
-            return q.expansion or q.text
-        if q.target:
-            article = "an" if q.target_name[:1] in "aeiou" else "a"
-            return f"{article} {q.target_name}" + (f" in the {q.room}" if q.room else "")
-        return q.text
+        """What to embed: every word of the question, less the lead-in ("where is", "find me")."""
+        if q.type == QueryType.IMPLICIT or not q.text:
+            return q.text
+        return focus_text(q.text)
+
+    def thing_vectors(self, q: QueryAnalysis) -> tuple[np.ndarray, np.ndarray] | None:
+        """Vectors and weights of the things that satisfy an implicit question (cached per word)."""
+        if not q.categories or self.text_encoder is None:
+            return None
+        names = [n for n, _ in q.categories]
+        todo = [n for n in names if n not in self._things]
+        if todo:
+            for n, v in zip(todo, np.asarray(self.text_encoder.encode_text(todo), dtype=np.float32), strict=True):
+                self._things[n] = v
+        return np.stack([self._things[n] for n in names]), np.array([w for _, w in q.categories], np.float32)
 
     def _descend(self, q: QueryAnalysis, k: int, robot: RobotPose | None, res: RetrievalResult) -> RetrievalResult:
         ix, cfg = self.index, self.config
@@ -112,15 +124,23 @@ class ForestRetriever(BaseRetriever):
             space = getattr(getattr(enc, "inner", enc), "text_space_id", getattr(enc, "id", ""))
             same = self.text_encoder is not None and space == getattr(self.text_encoder, "id", None)
             qit = qv if same else np.asarray(enc.encode_text([self._focus(q)]), dtype=np.float32)[0]
+        things = self.thing_vectors(q) if q.type == QueryType.IMPLICIT else None
         constrained = bool(q.target_labels or q.colour or q.material or q.room or q.floor is not None or q.categories)
         match = leaf_match(ix, q, cfg) if constrained else None
         evidence: dict[int, np.ndarray] = {}  # per level: best leaf match under each cluster
+
+        def need(vectors: np.ndarray) -> np.ndarray:
+            """How well each row of ``vectors`` shows something that satisfies the need."""
+            tv, tw = things  # type: ignore[misc]
+            return (vectors @ tv.T * tw[None, :]).max(axis=1)
 
         def cluster_scores(lv: int, rows: np.ndarray) -> np.ndarray:
             L = ix.levels[lv]
             s = np.zeros(len(rows), dtype=np.float32)
             if qv is not None:
                 s += cfg.w_summary * (L.summary[rows] @ qv) + (1.0 - cfg.w_summary) * (L.mean[rows] @ qv)
+            if things is not None:
+                s += cfg.w_need * (cfg.w_summary * need(L.summary[rows]) + (1.0 - cfg.w_summary) * need(L.mean[rows]))
             if qi is not None and L.image is not None:
                 s += L.image[rows] @ qi
             if qit is not None and L.image is not None:
@@ -142,9 +162,21 @@ class ForestRetriever(BaseRetriever):
         if len(orphans):
             rows = np.concatenate([rows, orphans])
             inherited = np.concatenate([inherited, np.zeros(len(orphans), dtype=np.float32)])
+        # the forest only adds evidence: the exact flat top candidates always compete in the final ranking
+        extra = self._flat_candidates(qv, qi, things, need, max(cfg.flat_candidates, k))
+        if len(extra):
+            fresh = np.setdiff1d(extra, rows, assume_unique=False)
+            if len(fresh):
+                area_of = {int(r): float(sc) for r, sc in zip(area_rows, area_scores, strict=True)}
+                parent = ix.leaf_parent[fresh]
+                inh = np.array([area_of.get(int(p), 0.0) for p in parent], dtype=np.float32)
+                rows = np.concatenate([rows, fresh])
+                inherited = np.concatenate([inherited, inh])
         scores = cfg.w_area * inherited.astype(np.float32)
         if qv is not None:
             scores += ix.vec[rows] @ qv
+        if things is not None:
+            scores += cfg.w_need * need(ix.vec[rows])
         if qi is not None:
             scores += ix.image[rows] @ qi  # type: ignore[index]
         if qit is not None:
@@ -160,7 +192,24 @@ class ForestRetriever(BaseRetriever):
             span = float(np.ptp(t)) or 1.0
             scores += 0.05 * ((t - t.min()) / span).astype(np.float32)
         res.hits = self.top_leaf_hits(rows, scores, k)
+        if qv is not None and res.hits:  # plain text similarity of the hits, for the generator's confidence
+            sims = ix.vec[np.array([ix.row[h.id] for h in res.hits])] @ qv
+            res.facts["similarity"] = {h.id: round(float(v), 4) for h, v in zip(res.hits, sims, strict=True)}
         return res
+
+    def _flat_candidates(self, qv: np.ndarray | None, qi: np.ndarray | None, things: Any, need: Any,
+                         n: int) -> np.ndarray:
+        """Rows of the exact top ``n`` leaves by similarity alone (text, image, and the need's things)."""
+        ix = self.index
+        out = []
+        for s in ((ix.vec @ qv) if qv is not None else None,
+                  (ix.image @ qi) if qi is not None and ix.image is not None else None,
+                  need(ix.vec) if things is not None else None):
+            if s is None or not len(s):
+                continue
+            m = min(n, len(s))
+            out.append(np.argpartition(-s, m - 1)[:m] if len(s) > m else np.arange(len(s)))
+        return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
     def _beam(self, cluster_scores) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the level-1 clusters kept by the beam."""

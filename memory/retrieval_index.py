@@ -12,6 +12,7 @@ for benchmarks.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -165,9 +166,18 @@ class RetrievalIndex:
         return r if lv == level else -1
 
     def labels_matching(self, names: Sequence[str]) -> np.ndarray:
-        """Label codes of the given label names (those the memory has)."""
-        codes = [self.label_code[n] for n in names if n in self.label_code]
+        """Label codes of the given label names (those the memory has, any case)."""
+        lower = self._lower_codes
+        codes = sorted({c for n in names for c in lower.get(n.lower(), ())})
         return np.asarray(codes, dtype=np.int32)
+
+    @functools.cached_property
+    def _lower_codes(self) -> dict[str, tuple[int, ...]]:
+        """Label codes by lower-case name ("TV" and "tv" are one label to a question)."""
+        out: dict[str, list[int]] = {}
+        for k, lab in enumerate(self.labels):
+            out.setdefault(lab.lower(), []).append(k)
+        return {n: tuple(c) for n, c in out.items()}
 
     # ------------------------------------------------------------------ building
     @classmethod

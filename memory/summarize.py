@@ -1,7 +1,8 @@
 """The built-in extractive summariser: names and short descriptions of clusters, no LLM.
 
-Room types are inferred from contents with a naive-Bayes model over the object catalog's
-room co-occurrence weights (``RoomModel``); salient objects are the large and distinctive ones.
+Room types are inferred from contents with a naive-Bayes model over a prior pack's region
+knowledge (``RoomModel``; ``memory.priors``); a room no type fits with confidence is named from
+what it holds ("Area with recliner sofas and TVs"). Salient objects are the large and distinctive ones.
 It never produces a failure text: an empty cluster is described as the open floor it is.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memory.forest import ClusterView, Summary
+from memory.priors import PriorPack, general_pack
 from memory.types import NodeKind
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,11 @@ _HOUSE_ROOMS = frozenset({"bedroom", "bathroom", "kitchen", "living room", "dini
                           "laundry room", "storage room", "stairwell", "gym", "room"})
 _STRUCTURAL = frozenset({"door", "window", "wall", "floor", "ceiling", "light switch", "outlet", "stairs"})
 _FLOOR_WORDS = ("ground floor", "first floor", "second floor", "third floor", "fourth floor")
+ROOM_CONFIDENCE = 0.5  # below this a region is named from its contents, not given a type
+
+
+def _plural_name(name: str, n: int) -> str:
+    return plural(name, n) if n > 1 else name
 
 
 def number_word(n: int) -> str:
@@ -75,29 +82,14 @@ class RoomModel:
     priors: dict[str, float] = field(default_factory=dict)  # room type -> prior weight (default 1)
 
     @classmethod
-    @functools.cache
-    def from_catalog(cls) -> RoomModel:
-        """The model built from the project's object catalog (``assets/catalog``)."""
-        from sim.catalog import load_catalog
+    def from_pack(cls, pack: PriorPack) -> RoomModel:
+        """The model a prior pack's region knowledge gives (cached per pack)."""
+        return _model_of(pack)
 
-        cat = load_catalog()
-        weights: dict[str, dict[str, float]] = {r: {} for r in cat.room_types}
-        volumes: dict[str, float] = {}
-        for c in cat.categories.values():
-            for room, w in c.rooms.items():
-                weights.setdefault(room, {})[c.name] = float(w)
-            volumes[c.name] = float(np.prod([(a + b) / 2.0 for a, b in (c.size.w, c.size.d, c.size.h)]))
-        for r in cat.room_types.values():  # required categories always appear in their room type
-            for name in r.required:
-                weights[r.name][name] = max(weights[r.name].get(name, 0.0), 1.0)
-            for group in r.any_of:
-                for name in group:
-                    weights[r.name][name] = max(weights[r.name].get(name, 0.0), 1.0 / len(group))
-        outdoor = frozenset(r.name for r in cat.room_types.values() if r.outdoor)
-        # office-building room types name what a house has too (a restroom is a bathroom); they
-        # win only with clearer evidence
-        priors = {r: 0.15 for r in ("restroom", "open office", "kitchenette", "corridor", "reception")}
-        return cls(weights, volumes, outdoor, priors=priors)
+    @classmethod
+    def default(cls) -> RoomModel:
+        """The general pack's model (``assets/priors/general.yaml``)."""
+        return _model_of(general_pack())
 
     def _p(self, room: str, label: str) -> float:
         w = self.weights.get(room, {})
@@ -140,6 +132,12 @@ class RoomModel:
         return low * math.log1p(20.0 * vol) * (0.5 + specific)
 
 
+@functools.lru_cache(maxsize=8)
+def _model_of(pack: PriorPack) -> RoomModel:
+    weights = {r: dict(w) for r, w in pack.regions.items()}
+    return RoomModel(weights, dict(pack.sizes), frozenset(pack.outdoor_regions), priors=dict(pack.region_priors))
+
+
 class ExtractiveSummariser:
     """Summaries from counts, salient objects and inferred room types (levels 1-4)."""
 
@@ -149,7 +147,7 @@ class ExtractiveSummariser:
     @property
     def model(self) -> RoomModel:
         if self._model is None:
-            self._model = RoomModel.from_catalog()
+            self._model = RoomModel.default()
         return self._model
 
     def summarise(self, view: ClusterView) -> Summary:
@@ -220,10 +218,13 @@ class ExtractiveSummariser:
 
     def _room(self, view: ClusterView) -> Summary:
         room, conf = self._room_type(view)
-        room = room or ("open area" if self._outdoor(view.counts) else "room")
         top = self._salient(view, 2)
+        if conf < ROOM_CONFIDENCE and top:  # no type fits with confidence: named from what it holds
+            room = ""
+        typed = room
+        room = room or ("open area" if self._outdoor(view.counts) else "area")
         w, d = self._size(view)
-        name = room.capitalize() + (f" with {join_words([lab for lab, _, _ in top])}" if top else "")
+        name = room.capitalize() + (f" with {join_words([_plural_name(n, c) for _, c, n in top])}" if top else "")
         n_obj = sum(n for _, n in view.counts)
         things = self._things(view, 5)
         size = f" of about {max(w, 1.0):.1f} by {max(d, 1.0):.1f} m" if w > 0 and d > 0 else ""
@@ -233,7 +234,7 @@ class ExtractiveSummariser:
             summary += f" ({n_obj} {plural('object', n_obj)} in all)." if n_obj > 3 else "."
         else:
             summary = f"{_article(room).capitalize()}{size}{floor}; no objects seen in it."
-        return Summary(name, summary, room)
+        return Summary(name, summary, typed)
 
     def _floor(self, view: ClusterView) -> Summary:
         types = Counter(r.room_type or "room" for r in view.rooms)

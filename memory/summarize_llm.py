@@ -27,7 +27,7 @@ from typing import Any
 from memory.errors import LLMError
 from memory.forest_types import ClusterView, Summariser, Summary
 from memory.llm import ChatClient, LLMConfig
-from memory.summarize import ExtractiveSummariser
+from memory.summarize import ExtractiveSummariser, RoomModel
 from sim.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,14 @@ class SummariserConfig:
             raise ConfigError("summariser max_tokens must be >= 16, timeout_s > 0, max_failures >= 1, cooldown_s >= 0")
 
 
-def make_summariser(config: SummariserConfig | None = None, *, llm: Any = None) -> Summariser:
+def make_summariser(config: SummariserConfig | None = None, *, llm: Any = None,
+                    room_model: RoomModel | None = None) -> Summariser:
     """The summariser ``config`` names; ``llm`` (a ``ChatClient`` or ``LLMConfig``) serves ``llm``
-    when the config has no ``llm`` section of its own."""
+    when the config has no ``llm`` section of its own; ``room_model`` (the memory's prior knowledge
+    of region types) names rooms in extractive summaries and in the LLM's facts."""
     cfg = config or SummariserConfig()
     if cfg.type == "extractive":
-        return ExtractiveSummariser()
+        return ExtractiveSummariser(room_model)
     if cfg.llm is not None:
         client = ChatClient(cfg.llm)
     elif isinstance(llm, ChatClient):
@@ -82,7 +84,7 @@ def make_summariser(config: SummariserConfig | None = None, *, llm: Any = None) 
     else:
         raise ConfigError("summariser type 'llm' needs an LLM server: set memory.summariser.llm "
                           "(base_url, model) in the config")
-    return LLMSummariser(client, levels=cfg.levels, max_tokens=cfg.max_tokens, timeout_s=cfg.timeout_s,
+    return LLMSummariser(client, fallback=ExtractiveSummariser(room_model), levels=cfg.levels, max_tokens=cfg.max_tokens, timeout_s=cfg.timeout_s,
                          max_failures=cfg.max_failures, cooldown_s=cfg.cooldown_s)
 
 

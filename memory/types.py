@@ -28,12 +28,15 @@ class NodeKind(str, enum.Enum):
     CLUSTER = "cluster"
 
 
-def object_name(label: str, colour: str = "", material: str = "") -> str:
-    """Natural short name: ``"red wooden chair"`` style (material given as an adjective)."""
+def object_name(label: str, colour: str = "", material: str = "", descriptors: tuple[str, ...] = ()) -> str:
+    """Natural short name: ``"large red wooden chair"`` style (material given as an adjective;
+    descriptors already in the label are not repeated)."""
     adj = {"wood": "wooden", "metal": "metal", "fabric": "fabric", "leather": "leather", "plastic": "plastic",
            "glass": "glass", "ceramic": "ceramic", "stone": "stone", "marble": "marble", "paper": "paper",
            "concrete": "concrete", "brick": "brick", "rubber": "rubber"}.get(material, "")
-    return " ".join(p for p in (colour, adj, label) if p)
+    low = f" {label.lower()} "
+    desc = [d for d in descriptors if f" {d.lower()} " not in low and d.lower() not in (colour, adj, material)]
+    return " ".join(p for p in (*desc, colour, adj, label) if p)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,15 +137,21 @@ class ObjectRecord:
         return NodeKind.OBJECT
 
     @property
+    def descriptors(self) -> tuple[str, ...]:
+        """Descriptive attributes ("large", "round", "adjustable office"); ``key:value`` ones
+        (provenance such as the source file's raw label) are data, not description."""
+        return tuple(a for a in self.attributes if a and ":" not in a)
+
+    @property
     def name(self) -> str:
-        return object_name(self.label, self.colour, self.material)
+        """What the object is called: descriptors, colour, material and label ("large TV")."""
+        return object_name(self.label, self.colour, self.material, self.descriptors)
 
     @property
     def text(self) -> str:
-        extra = f", {', '.join(self.attributes)}" if self.attributes else ""
         where = f" in the {self.room_guess}" if self.room_guess else ""
         article = "an" if self.name[:1].lower() in "aeiou" else "a"
-        return f"{article} {self.name}{where}{extra}"
+        return f"{article} {self.name}{where}"
 
 
 @dataclass(frozen=True, slots=True)

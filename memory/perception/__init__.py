@@ -4,7 +4,7 @@ Backends (``type:`` in config), all behind the ``Perceiver`` protocol:
 
 * ``oracle`` — simulator ground truth (default in simulation): masks from the instance buffer,
   labels, colours and materials from the observation's object table, geometry from depth.
-* ``clip`` — zero-shot labels of the instance masks' crops against the catalog vocabulary with
+* ``clip`` — zero-shot labels of the instance masks' crops against the prior pack's vocabulary with
   an image-capable encoder (``openclip`` with real weights, or any registered image encoder).
 * ``vlm`` — captions and labels from an OpenAI-compatible vision chat endpoint.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from memory.encoders import EncoderConfig
 from memory.errors import EmbodiedMemoryError
@@ -80,7 +80,7 @@ class PerceptionConfig:
     * ``near_depth`` / ``far_depth`` — caption words "close" / "far off" (m).
 
     ``clip``: ``encoder`` (an image-capable encoder config), ``clip_prompt``,
-    ``clip_min_confidence`` (softmax probability), ``clip_vocabulary`` (``()`` = the catalog's
+    ``clip_min_confidence`` (softmax probability), ``clip_vocabulary`` (``()`` = the memory prior pack's
     categories). ``vlm``: ``llm`` (the vision chat endpoint; ``model`` must be set),
     ``vlm_max_tokens``, ``vlm_image_width`` (the view is scaled to this width before sending),
     ``vlm_fallback_on_error`` (on a server failure return unlabelled segments instead of raising).
@@ -157,15 +157,16 @@ PERCEIVERS.register_lazy("vlm", "memory.perception.vlm:build")
 
 
 def make_perceiver(config: PerceptionConfig | None = None, *, encoder: Encoder | None = None,
-                   llm: ChatClient | LLMConfig | None = None) -> Perceiver:
+                   llm: ChatClient | LLMConfig | None = None, priors: Any = None) -> Perceiver:
     """Build the perceiver ``config.type`` names.
 
-    ``encoder`` (for ``clip``) and ``llm`` (for ``vlm``) override what the config would build.
+    ``encoder`` (for ``clip``) and ``llm`` (for ``vlm``) override what the config would build;
+    ``priors`` (a ``memory.priors.PriorPack``) gives the vocabulary, colours and room knowledge.
     Unknown types raise ``sim.errors.RegistryError`` listing the registered ones; a backend that
     lacks what it needs raises ``PerceptionConfigError`` saying what to configure.
     """
     cfg = config or PerceptionConfig()
     factory = PERCEIVERS.get(cfg.type)
-    perceiver = factory(cfg, encoder=encoder, llm=llm)
+    perceiver = factory(cfg, encoder=encoder, llm=llm, priors=priors)
     log.info("perceiver %r ready", cfg.type)
     return perceiver

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STRUCTURAL_LABELS", "describe_view", "catalog_room_model", "side_of", "distance_word", "position_phrase",
+__all__ = ["STRUCTURAL_LABELS", "describe_view", "default_room_model", "side_of", "distance_word", "position_phrase",
            "compose_caption", "guess_room", "empty_view_caption"]
 
 STRUCTURAL_LABELS = frozenset({"door", "window", "doorway", "stairs", "staircase", "curtain"})
@@ -31,16 +31,11 @@ _PLURAL_NOUNS = frozenset({"stairs", "steps", "curtains", "blinds", "drapes"})  
 _MORE = "and more"
 
 
-def catalog_room_model() -> RoomModel:
-    """The room model built from the project's object catalog (cached by ``RoomModel``)."""
-    from memory.perception import PerceptionConfigError
+def default_room_model() -> RoomModel:
+    """The room model of the general prior pack (perceivers get the memory's own model when built by it)."""
     from memory.summarize import RoomModel
 
-    try:
-        return RoomModel.from_catalog()
-    except (ImportError, OSError) as e:
-        raise PerceptionConfigError(
-            f"room guesses need the object catalog (sim.catalog and assets/catalog/catalog.yaml): {e}") from e
+    return RoomModel.default()
 
 
 def describe_view(sightings: Sequence[Sighting], depth: np.ndarray, config: PerceptionConfig,

@@ -2,9 +2,9 @@
 
 Masks come from the instance buffer used class-agnostically (the object table is never read);
 each mask's padded crop is embedded with the encoder's image tower and compared with the text
-embeddings of ``clip_prompt`` for every category of the vocabulary (the catalog's by default).
+embeddings of ``clip_prompt`` for every category of the vocabulary (the memory's prior pack by default).
 The softmax probability of the best category (CLIP's logit scale of 100) is the sighting's
-confidence; crops under ``clip_min_confidence`` are dropped. The colour is the catalog palette
+confidence; crops under ``clip_min_confidence`` are dropped. The colour is the prior pack's palette
 colour most of the mask's brighter pixels are closest to.
 
 Any encoder with the ``image`` modality works (``openclip`` with real weights, or a registered
@@ -21,7 +21,9 @@ import numpy as np
 
 from memory.encoders import IMAGE, Encoder, make_encoder
 from memory.perception import PerceptionConfig, PerceptionConfigError
-from memory.perception.caption import catalog_room_model, describe_view
+from memory.perception.caption import default_room_model, describe_view
+from memory.priors import PriorPack, general_pack
+from memory.summarize import RoomModel
 from memory.perception.segments import box_crop, dominant_colour, extract_segments, thumbnail
 from memory.types import Percept, Sighting
 from sim.types import Observation
@@ -31,27 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClipPerceiver", "build", "catalog_vocabulary", "catalog_palette", "LOGIT_SCALE"]
+__all__ = ["ClipPerceiver", "build", "LOGIT_SCALE"]
 
 LOGIT_SCALE = 100.0  # CLIP's learned temperature, fixed for zero-shot use
 _HOW_TO = ("set perception.encoder to an image-capable encoder, e.g. {type: openclip, pretrained: "
            "/path/to/checkpoint.pt} or a pretrained tag in the local cache (real weights; 'pretrained: none' "
            "gives random weights, for code-path tests only)")
-
-
-def catalog_vocabulary() -> tuple[str, ...]:
-    """Every category name of the object catalog, in catalog order."""
-    from sim.catalog import load_catalog
-
-    return tuple(load_catalog().categories)
-
-
-def catalog_palette() -> dict[str, tuple[int, int, int]]:
-    """The catalog's named colours."""
-    from sim.catalog import load_catalog
-
-    pal = load_catalog().palette
-    return {name: tuple(int(c) for c in pal.rgb(name)) for name in pal.names()}  # type: ignore[misc]
 
 
 class ClipPerceiver:
@@ -61,26 +48,29 @@ class ClipPerceiver:
 
     def __init__(self, config: PerceptionConfig, encoder: Encoder, *, vocabulary: Sequence[str] | None = None,
                  palette: dict[str, tuple[int, int, int]] | None = None,
-                 room_model: RoomModel | None = None) -> None:
+                 room_model: RoomModel | None = None, priors: PriorPack | None = None) -> None:
         if IMAGE not in encoder.modalities:
             raise PerceptionConfigError(
                 f"the clip perceiver needs an image encoder, but {encoder.id!r} encodes only "
                 f"{', '.join(sorted(encoder.modalities))}: {_HOW_TO}")
         self.config = config
         self.encoder = encoder
-        vocab = tuple(vocabulary or config.clip_vocabulary or catalog_vocabulary())
+        pack = priors if priors is not None else general_pack()
+        vocab = tuple(vocabulary or config.clip_vocabulary or pack.vocabulary())
         self.vocabulary = tuple(dict.fromkeys(v.strip() for v in vocab if v.strip()))
         if len(self.vocabulary) < 2:
             raise PerceptionConfigError(f"the clip perceiver needs at least two categories, got {self.vocabulary}")
-        self.palette = dict(palette) if palette is not None else catalog_palette()
-        self._room_model = room_model
+        self.palette = dict(palette) if palette is not None else dict(pack.colours)
+        if not self.palette:
+            raise PerceptionConfigError("the clip perceiver needs named colours: give a prior pack with 'colours'")
+        self._room_model = room_model if room_model is not None else RoomModel.from_pack(pack)
         self._text: np.ndarray | None = None
         self.last_ms = 0.0
 
     @property
     def room_model(self) -> RoomModel:
         if self._room_model is None:
-            self._room_model = catalog_room_model()
+            self._room_model = default_room_model()
         return self._room_model
 
     @property
@@ -127,10 +117,11 @@ class ClipPerceiver:
         return percept
 
 
-def build(config: PerceptionConfig, *, encoder: Encoder | None = None, llm: Any = None) -> ClipPerceiver:
+def build(config: PerceptionConfig, *, encoder: Encoder | None = None, llm: Any = None,
+          priors: PriorPack | None = None) -> ClipPerceiver:
     """Registry factory: the given encoder, or the one ``config.encoder`` describes."""
     if encoder is None:
         if config.encoder is None:
             raise PerceptionConfigError(f"the clip perceiver has no image encoder configured: {_HOW_TO}")
         encoder = make_encoder(config.encoder)
-    return ClipPerceiver(config, encoder)
+    return ClipPerceiver(config, encoder, priors=priors)

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from memory.perception import PerceptionConfig
-from memory.perception.caption import catalog_room_model, describe_view
+from memory.perception.caption import default_room_model, describe_view
 from memory.perception.segments import extract_segments, thumbnail
 from memory.types import Percept, Sighting
 from sim.types import Observation
@@ -38,9 +38,9 @@ class OraclePerceiver:
 
     @property
     def room_model(self) -> RoomModel:
-        """The model behind room guesses (the catalog's unless one was given)."""
+        """The model behind room guesses (the memory's prior pack's, else the general pack's)."""
         if self._room_model is None:
-            self._room_model = catalog_room_model()
+            self._room_model = default_room_model()
         return self._room_model
 
     def perceive(self, obs: Observation) -> Percept:
@@ -65,6 +65,8 @@ class OraclePerceiver:
         return percept
 
 
-def build(config: PerceptionConfig, *, encoder: Any = None, llm: Any = None) -> OraclePerceiver:
-    """Registry factory: the oracle needs neither an encoder nor an LLM."""
-    return OraclePerceiver(config)
+def build(config: PerceptionConfig, *, encoder: Any = None, llm: Any = None, priors: Any = None) -> OraclePerceiver:
+    """Registry factory: the oracle needs neither an encoder nor an LLM; room guesses use ``priors``."""
+    from memory.summarize import RoomModel
+
+    return OraclePerceiver(config, room_model=RoomModel.from_pack(priors) if priors is not None else None)

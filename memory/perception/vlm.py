@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from memory.errors import LLMError
 from memory.llm import ChatClient, LLMConfig, image_message
 from memory.perception import PerceptionBackendError, PerceptionConfig, PerceptionConfigError
-from memory.perception.caption import catalog_room_model, describe_view
+from memory.perception.caption import default_room_model, describe_view
 from memory.perception.segments import Segment, extract_segments, thumbnail
 from memory.types import Percept, Sighting
 from sim.types import Observation
@@ -152,7 +152,7 @@ class VLMPerceiver:
     @property
     def room_model(self) -> RoomModel:
         if self._room_model is None:
-            self._room_model = catalog_room_model()
+            self._room_model = default_room_model()
         return self._room_model
 
     def request(self, obs: Observation, segments: list[Segment]) -> list[dict[str, Any]]:
@@ -211,8 +211,8 @@ class VLMPerceiver:
         return reply
 
 
-def build(config: PerceptionConfig, *, encoder: Any = None, llm: ChatClient | LLMConfig | None = None
-          ) -> VLMPerceiver:
+def build(config: PerceptionConfig, *, encoder: Any = None, llm: ChatClient | LLMConfig | None = None,
+          priors: Any = None) -> VLMPerceiver:
     """Registry factory: ``llm`` (a client or its config) or ``config.llm``; the model must be named."""
     source = llm if llm is not None else config.llm
     if source is None:
@@ -224,4 +224,6 @@ def build(config: PerceptionConfig, *, encoder: Any = None, llm: ChatClient | LL
         raise PerceptionConfigError(
             f"the vlm perceiver needs a vision model name: set perception.llm.model for {client.config.base_url} "
             "(e.g. gpt-4o-mini, llava, qwen2.5-vl)")
-    return VLMPerceiver(config, client)
+    from memory.summarize import RoomModel
+
+    return VLMPerceiver(config, client, room_model=RoomModel.from_pack(priors) if priors is not None else None)

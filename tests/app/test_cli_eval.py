@@ -34,7 +34,7 @@ def test_navigate_drives_to_a_satisfying_object(house_world, tmp_path, capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     d = json.loads(out)
-    assert list(d)[:6] == ["query", "query_type", "answer", "goal", "latency_ms", "hits"]
+    assert list(d)[:8] == ["query", "query_type", "answer", "found", "confidence", "goal", "latency_ms", "hits"]
     n = d["navigation"]
     assert n["judged_against"] == "satisfying objects" and n["satisfying"]
     assert n["success"] and n["final_distance_m"] <= 1.0 and n["nearest"]["id"] in n["satisfying"]

@@ -12,7 +12,7 @@ from app.query import QueryRequest, QueryResponse, answer_query, engine_for
 from memory.encoders import minilm
 from tests.fake_llm import dead_url
 
-DESIGN_KEYS = ["query", "query_type", "answer", "goal", "latency_ms", "hits"]
+DESIGN_KEYS = ["query", "query_type", "answer", "found", "confidence", "goal", "latency_ms", "hits"]
 HIT_KEYS = ["id", "level", "kind", "name", "text", "position", "score"]
 
 
@@ -33,7 +33,7 @@ def test_json_answer_has_the_design_shape(capsys, house_world):
     code, out, _ = _run(capsys, house_world.path, "where can I take a nap?", "--json", "--top-k", 3)
     assert code == 0
     d = json.loads(out)
-    assert list(d)[:6] == DESIGN_KEYS
+    assert list(d)[:8] == DESIGN_KEYS
     assert d["query_type"] == "implicit" and d["answer"].startswith("For somewhere to take a nap")
     assert len(d["goal"]) == 3 and d["latency_ms"] > 0 and len(d["hits"]) == 3
     for h in d["hits"]:
@@ -58,7 +58,7 @@ def test_batch_answers_every_line_with_models_loaded_once(capsys, house_world, t
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r.get("query_type") for r in rows] == ["explicit", "global", "temporal", None, "implicit"]
     assert rows[3]["line"] == 5 and "limit" in rows[3]["error"]
-    assert all(list(r)[:6] == DESIGN_KEYS for r in rows if "error" not in r)
+    assert all(list(r)[:8] == DESIGN_KEYS for r in rows if "error" not in r)
     assert code == 2 and "1 of 5 questions" in _error_line(err)
     assert len(loads) == 1
 
@@ -156,5 +156,5 @@ def test_image_query_end_to_end_with_a_configured_image_encoder(capsys, house_wo
     Image.fromarray(crop).save(png)
     code, out, _ = _run(capsys, db, "--image", png, "--config", config, "--json")
     d = json.loads(out)
-    assert code == 0 and list(d)[:6] == DESIGN_KEYS and d["query"].startswith("[image")
+    assert code == 0 and list(d)[:8] == DESIGN_KEYS and d["query"].startswith("[image")
     assert target.id in [h["id"] for h in d["hits"]] and d["goal"] is not None

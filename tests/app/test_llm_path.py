@@ -44,7 +44,7 @@ def test_llm_summariser_with_smollm2(llm_server, house_mem):
 def test_llm_retriever_with_smollm2(llm_server, house_mem):
     r = make_retriever("llm", house_mem, llm=ChatClient(llm_server),
                        config=RetrievalConfig(llm_max_calls=3, llm_options=6))
-    q = QueryAnalyser(encoder=house_mem.text_encoder).analyse("where can I take a nap?")
+    q = QueryAnalyser(encoder=house_mem.text_encoder, priors=house_mem.priors).analyse("where can I take a nap?")
     res = r.retrieve(q, top_k=3)
     print(f"\nLLM retriever: {res.latency_ms:.0f} ms, {res.llm_calls} calls, notes {res.notes}, "
           f"hits {[h.id for h in res.hits]}")

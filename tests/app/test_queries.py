@@ -144,7 +144,7 @@ def test_global_answers_name_the_true_room_count(house_mem, house_world):
     ("where is the napkin holder?", "napkin holder"),
     ("where is the fire extinguisher?", "fire extinguisher"),
     ("somewhere to sit", {"chair", "sofa", "bench"}),
-    ("where can I throw away trash?", {"trash can", "bin", "recycle bin"}),
+    ("where can I throw away trash?", {"trash can", "bin", "recycle bin", "recycle station"}),
 ])
 def test_building99_questions(b99_memory, question, label):
     r = answer_query(b99_memory, QueryRequest(text=question))

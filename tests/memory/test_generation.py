@@ -23,7 +23,8 @@ from tests.fake_llm import FakeLLM, dead_url
 
 @pytest.fixture(scope="module")
 def answer(house_mem):
-    analyser = QueryAnalyser(encoder=house_mem.text_encoder, vocabulary=index_for(house_mem).labels)
+    analyser = QueryAnalyser(encoder=house_mem.text_encoder, vocabulary=index_for(house_mem).labels,
+                             priors=house_mem.priors)
     retrievers = {n: make_retriever(n, house_mem) for n in ("flat", "forest")}
     template = make_generator("template")
 

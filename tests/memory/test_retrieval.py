@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from memory.errors import RetrievalError
+from app.priors import world_pack
 from memory.query import QueryAnalyser, QueryAnalysis, QueryType
 from memory.retrieval import RETRIEVERS, RetrievalConfig, RobotPose, make_retriever
 from memory.retrieval_forest import ForestRetriever, _ranges, global_facts
@@ -21,7 +22,8 @@ from tests.fake_llm import FakeLLM, dead_url
 
 @pytest.fixture(scope="module")
 def ask(house_mem):
-    analyser = QueryAnalyser(encoder=house_mem.text_encoder, vocabulary=index_for(house_mem).labels)
+    analyser = QueryAnalyser(encoder=house_mem.text_encoder, vocabulary=index_for(house_mem).labels,
+                             priors=house_mem.priors)
     retrievers = {n: make_retriever(n, house_mem) for n in ("flat", "forest")}
 
     def run(text, retriever="forest", **kw):
@@ -162,7 +164,7 @@ def test_rooms_and_missing_things(ask, house_mem):
 
 
 def test_recency_prior_prefers_recent_sightings(house_mem):
-    analyser = QueryAnalyser(encoder=house_mem.text_encoder)
+    analyser = QueryAnalyser(encoder=house_mem.text_encoder, priors=house_mem.priors)
     q = analyser.analyse("where is the lamp?")
     plain = make_retriever("forest", house_mem).retrieve(q, top_k=5)
     recent = make_retriever("forest", house_mem, config=RetrievalConfig(recency_weight=0.5)).retrieve(q, top_k=5)
@@ -188,7 +190,7 @@ def test_image_queries_score_image_vectors(house_world):
             if t is not None:
                 mem.image.set(p.id, enc.encode_image([t])[0], "test")
         assert index_for(mem).image is not None
-        analyser = QueryAnalyser()
+        analyser = QueryAnalyser(priors=world_pack())
         fused = ForestRetriever(mem, config=RetrievalConfig(w_image_text=0.5), image_encoder=ColourTextEncoder())
         top = mem.graph.object(fused.retrieve(analyser.analyse("where is the red bed?")).hits[0].id)
         assert (top.label, top.colour) == ("bed", "red")
@@ -218,7 +220,7 @@ def test_parse_choices():
 
 
 def _llm_query(memory, text):
-    return QueryAnalyser(encoder=memory.text_encoder).analyse(text)
+    return QueryAnalyser(encoder=memory.text_encoder, priors=memory.priors).analyse(text)
 
 
 def test_llm_descent_is_bounded_and_uses_the_replies(house_mem):

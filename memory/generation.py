@@ -225,6 +225,18 @@ def _names(hit: Hit, words: Any) -> bool:
     return False
 
 
+_GENERIC = frozenset("a an the my some any thing things stuff one someone something down up in on of".split())
+
+
+def _shares_words(hit: Hit, target: str) -> bool:
+    """At least half of the target's words (two or more) in the hit's name or text ("fake lettuce
+    decorations" and a "fake lettuce cabbage")."""
+    words = [w for w in re.findall(r"[a-z0-9]+", target.lower()) if w not in _GENERIC]
+    if len(words) < 2:
+        return False
+    return sum(_names(hit, [w]) for w in words) * 2 >= len(words)
+
+
 def _title(hit: Hit) -> str:
     """What to call a hit in a sentence: "the round metal table", "the view "Forbes Avenue Bus Stop"",
     "the cafeteria area" - never an internal id."""
@@ -281,7 +293,11 @@ class TemplateGenerator:
         if query.type == QueryType.TEMPORAL and not query.target:
             return self._order(query, result, facts, meta)
         if query.target_room and not query.target:
-            return self._room(query, result, meta)
+            if any(h.level == 2 for h in result.hits):
+                return self._room(query, result, meta)
+            # no region of that type: the thing itself may still be in view ("the parking garage")
+            syns = getattr(facts.priors, "region_synonyms", {}).get(query.target_room, ())
+            query = replace(query, target=query.target_room, target_labels=(query.target_room, *syns))
         return self._thing(query, result, facts, robot, meta)
 
     # -- one thing ----------------------------------------------------------------------------
@@ -389,7 +405,10 @@ class TemplateGenerator:
 
         words = _asked_words(q)
         for h in hits[:3]:  # a hit that names the asked-for thing answers it, attributes aside
-            if words and _names(h, words):
+            head_only = bool(words) and not _names(h, words[:-1]) and _names(h, words[-1:]) and " " in q.target
+            if head_only and sim_conf(h) < 0.5:  # "ski slopes" is not any slope
+                continue
+            if words and (_names(h, words) or (_shares_words(h, q.target) and sim_conf(h) >= 0.2)):
                 if q.colour or q.material:
                     body = f"{h.name} {h.text}".lower()
                     if any(w and w not in body and not (w == "wood" and "wooden" in body) for w in (q.colour, q.material)):

@@ -60,6 +60,8 @@ _FLOORS = {"ground floor": 0, "first floor": 1, "second floor": 2, "third floor"
            "downstairs": 0, "basement": -1}
 _STOP = frozenset("a an the my our your some any to of for in on at with up me i it this that is are be do".split())
 _VAGUE = frozenset({"somewhere", "something", "some", "soft", "place", "way", "thing"})
+# verbs too common to say which need a question expresses on their own ("go" in "go for a swim")
+_WEAK = frozenset({"go", "get", "have", "take", "make", "do", "need", "want", "put", "find", "use", "like"})
 _IRREGULAR = {"slept": "sleep", "ate": "eat", "took": "take", "lying": "lie", "lay": "lie", "sat": "sit",
               "ran": "run", "wrote": "write", "read": "read", "clothes": "clothes", "dishes": "dish",
               "glasses": "glass"}
@@ -92,7 +94,9 @@ _UNKNOWN_TARGET_RE = re.compile(
     r"^(?:where(?:'s| is| are| was| were)|find|locate|show me|take me to|go to|navigate to|bring me to|"
     r"have you seen|did you see|is there|are there|do you remember|i'?m looking for|i am looking for|"
     r"look for|search for|get me to|guide me to)\s+(?:the |a |an |my |any |some |your |our )?(.+?)\??$")
-_BARE_NOUN_RE = re.compile(r"^(?:the |a |an |my |some |any )?[a-z][a-z' -]{1,40}\??$")
+_BARE_NOUN_RE = re.compile(
+    r"^(?!(?:can|could|is|are|was|were|do|does|did|what|where|how|why|who|when|which|will|would|should|i|i'm|"
+    r"i'd|im|we|let|please|tell|give)\b)(?:the |a |an |my |some |any )?[a-z][a-z'-]*(?: [a-z][a-z'-]*){0,3}\??$")
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 
@@ -302,6 +306,8 @@ class QueryAnalyser:
                 self._say_of.append(i)
         self._say_stems = [frozenset(_stem(w) for w in _words(p) if w not in _STOP and w not in _VAGUE)
                            for p in self._say]
+        # a phrase of weak verbs alone never matches by words
+        self._say_stems = [st if st - {_stem(w) for w in _WEAK} else frozenset() for st in self._say_stems]
         self._aff_vectors: np.ndarray | None = None
 
     def group(self, label: str) -> frozenset[str]:
@@ -362,7 +368,8 @@ class QueryAnalyser:
             return self._with_target(QueryAnalysis(type=QueryType.EXPLICIT, **base), spans, labels, rooms)
         if rooms and re.search(r"\b(where|find|take me|go to|show me|navigate|way to)\b", low):
             return QueryAnalysis(type=QueryType.EXPLICIT, target_room=rooms[0].value, **base)
-        m = _UNKNOWN_TARGET_RE.match(low)
+        m = next((m for clause in reversed(re.split(r"\s*[,;.!]\s+", low)) if (m := _UNKNOWN_TARGET_RE.match(clause))),
+                 None)  # "I'm almost out of gas, is there a gas station?": the asking clause
         target = self._unknown_target(m.group(1), spans, words) if m else ""
         if not target and _BARE_NOUN_RE.match(low):  # "the fish tank": a thing named without a lead-in
             target = self._unknown_target(low, spans, words)
@@ -435,7 +442,8 @@ class QueryAnalyser:
 
     def _unknown_target(self, phrase: str, spans: list[_Span], words: list[str]) -> str:
         ws = _words(phrase)
-        for cut in ("in", "on", "at", "near", "by", "from", "that", "which", "you", "i"):
+        for cut in ("in", "on", "at", "near", "nearby", "around", "close", "by", "from", "that", "which", "you", "i",
+                    "here", "somewhere", "anywhere", "with", "where"):
             if cut in ws[1:]:
                 ws = ws[:ws.index(cut, 1)]
         known = {w for s in spans if s.kind in ("colour", "material", "room") for w in words[s.start:s.end]}

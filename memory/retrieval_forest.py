@@ -153,25 +153,23 @@ class ForestRetriever(BaseRetriever):
                 s += cfg.w_room * np.array([L.room_type[r] == q.room for r in rows], dtype=np.float32)
             return s
 
-        area_rows, area_scores = self._beam(cluster_scores)
+        area_rows, _ = self._beam(cluster_scores)
         rows = _ranges(ix.levels[1].start[area_rows], ix.levels[1].end[area_rows]) if len(area_rows) else \
             np.zeros(0, dtype=np.int64)
-        inherited = np.repeat(area_scores, ix.levels[1].end[area_rows] - ix.levels[1].start[area_rows]) \
-            if len(area_rows) else np.zeros(0, dtype=np.float32)
         orphans = np.nonzero(ix.leaf_parent < 0)[0]
         if len(orphans):
             rows = np.concatenate([rows, orphans])
-            inherited = np.concatenate([inherited, np.zeros(len(orphans), dtype=np.float32)])
         # the forest only adds evidence: the exact flat top candidates always compete in the final ranking
         extra = self._flat_candidates(qv, qi, things, need, max(cfg.flat_candidates, k))
         if len(extra):
-            fresh = np.setdiff1d(extra, rows, assume_unique=False)
-            if len(fresh):
-                area_of = {int(r): float(sc) for r, sc in zip(area_rows, area_scores, strict=True)}
-                parent = ix.leaf_parent[fresh]
-                inh = np.array([area_of.get(int(p), 0.0) for p in parent], dtype=np.float32)
-                rows = np.concatenate([rows, fresh])
-                inherited = np.concatenate([inherited, inh])
+            rows = np.union1d(rows, extra)
+        # every candidate inherits its own area's score the same way, whether the beam or flat search found it
+        parent = ix.leaf_parent[rows]
+        inherited = np.zeros(len(rows), dtype=np.float32)
+        has = parent >= 0
+        if has.any() and 1 in ix.levels:
+            areas, inv = np.unique(parent[has], return_inverse=True)
+            inherited[has] = cluster_scores(1, areas)[inv]
         scores = cfg.w_area * inherited.astype(np.float32)
         if qv is not None:
             scores += ix.vec[rows] @ qv

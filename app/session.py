@@ -4,6 +4,11 @@ The session owns the simulator, the memory (``memory.core.EmbodiedMemory``) and 
 driving policy. Every observation the robot makes, by exploring, teleoperation or navigation,
 goes through ``memory.ingest``. Long work (``explore``) is a generator of ``Progress`` reports
 that honours a ``CancelToken``.
+
+A session may also hold a memory without its world (``Session(None, memory_path=...)``): a
+memory imported from elsewhere (the authors' Building99 or street-view graphs) was never built
+in one of our worlds. It answers questions and shows what it holds; everything that drives the
+robot raises ``NoWorld``.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from app.exploration import explore as explore_loop
 from app.progress import CancelToken, Progress
 from app.robot_map import load_robot_map, save_robot_map
 from memory.core import EmbodiedMemory
+from sim.errors import LabError
 from sim.explore import FrontierExplorer, Policy
 from sim.loader import load_scene
 from sim.mapping import MapperConfig, OccupancyMapper, RobotMap
@@ -29,7 +35,9 @@ from sim.types import Action, Observation, Pose
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Session", "SessionSnapshot", "ExploreSummary"]
+__all__ = ["Session", "SessionSnapshot", "ExploreSummary", "NoWorld", "NO_WORLD"]
+
+NO_WORLD = "this memory has no world: open a scene to drive"
 
 _GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
 
@@ -81,12 +89,30 @@ class _IngestingSimulator:
         return self._s.observation
 
 
-class Session:
-    """A robot in a world with its memory."""
+class NoWorld(LabError):
+    """Driving was asked of a session whose memory is open without a world."""
 
-    def __init__(self, scene: Scene | str, *, config: LabConfig | None = None, memory: EmbodiedMemory | None = None,
-                 memory_path: str | Path | None = None, seed: int = 0, simulator: Simulator | None = None) -> None:
+
+class Session:
+    """A robot in a world with its memory; or, with ``scene=None``, a memory on its own."""
+
+    def __init__(self, scene: Scene | str | None, *, config: LabConfig | None = None,
+                 memory: EmbodiedMemory | None = None, memory_path: str | Path | None = None, seed: int = 0,
+                 simulator: Simulator | None = None) -> None:
         self.config = config or LabConfig()
+        self.policy: Policy | None = None
+        self.steps = 0
+        if scene is None:
+            if memory is None and memory_path is None:
+                raise LabError("a session without a world needs a memory (a memory file or an open memory)")
+            self.scene: Scene | None = None
+            self.sim: Simulator | None = None
+            self.memory = memory if memory is not None else EmbodiedMemory.open(memory_path, self.config.memory,
+                                                                                create=False)
+            self.mapper: OccupancyMapper | None = None
+            self.observation: Observation | None = None
+            self.trajectory: list[Pose] = []
+            return
         self.scene = load_scene(scene) if isinstance(scene, str) else scene
         self.sim = simulator or make_simulator(self.config.sim, self.scene)
         try:
@@ -108,14 +134,23 @@ class Session:
         self.observation = self.sim.reset(start)
         self.memory.ingest(self.observation)
         self.mapper.update(self.observation)
-        self.trajectory: list[Pose] = [self.observation.pose]
-        self.policy: Policy | None = None
-        self.steps = 0
+        self.trajectory = [self.observation.pose]
+
+    @property
+    def has_world(self) -> bool:
+        """Whether there is a world to drive in (False for a memory opened on its own)."""
+        return self.sim is not None
+
+    def require_world(self) -> Simulator:
+        """The simulator; ``NoWorld`` when this memory is open without a world."""
+        if self.sim is None:
+            raise NoWorld(NO_WORLD)
+        return self.sim
 
     # ------------------------------------------------------------------ driving
     def step(self, action: Action) -> Observation:
         """Move the robot and remember what it sees."""
-        obs = self.sim.step(action)
+        obs = self.require_world().step(action)
         self.memory.ingest(obs)
         self.mapper.update(obs)  # the explorer fuses the same observation only once
         self.observation = obs
@@ -125,8 +160,9 @@ class Session:
 
     def explorer(self) -> FrontierExplorer:
         """The frontier explorer of this session (created on first use, kept between runs)."""
+        sim = self.require_world()
         if not isinstance(self.policy, FrontierExplorer):
-            self.policy = FrontierExplorer.for_simulator(self.sim, config=self.config.explorer, mapper=self.mapper)
+            self.policy = FrontierExplorer.for_simulator(sim, config=self.config.explorer, mapper=self.mapper)
         return self.policy
 
     def _robot_mapper(self) -> OccupancyMapper:
@@ -146,7 +182,7 @@ class Session:
 
     def known_portals(self) -> list:
         """Stairs the robot knows: it has seen one of their ends, or the explorer noticed them."""
-        nm = self.sim.navmap
+        nm = self.require_world().navmap
         portals = list(nm.portals) if nm is not None else []
         noticed = self.policy.known_portals if isinstance(self.policy, FrontierExplorer) else set()
         out = []
@@ -162,11 +198,13 @@ class Session:
 
     def robot_grid(self) -> RobotMap:
         """The robot's own map as a planner grid, with the stairs it knows."""
+        self.require_world()
         return self.mapper.as_grid(self.known_portals())
 
     def explore(self, max_steps: int, cancel: CancelToken | None = None, *, policy: Policy | None = None,
                 report_every: int = 10) -> Generator[Progress, None, ExploreSummary]:
         """Explore (or run ``policy``) for at most ``max_steps`` steps; returns a summary."""
+        self.require_world()
         t0 = time.perf_counter()
         pol = policy or self.explorer()
         gen = explore_loop(_IngestingSimulator(self), pol, max_steps, cancel, report_every=report_every)
@@ -195,7 +233,8 @@ class Session:
         try:
             self.memory.close()
         finally:
-            self.sim.close()
+            if self.sim is not None:
+                self.sim.close()
 
     def __enter__(self) -> Session:
         return self

@@ -9,7 +9,10 @@ Open3D's own viewer, or a test. Segments are stored as ``(2M, 3)`` arrays of end
   ``CameraSpec.backproject``, colours from RGB, each view voxel-downsampled with Open3D, merged on
   a voxel hash and coarsened when it outgrows its point budget (a GL pane stays fast at ~80k points).
 * ``graph_snapshot`` draws the topological graph; ``forest_tree`` copies the semantic forest into
-  a plain tree (for a tree view) and ``forest_layer`` draws it as levels stacked above the map.
+  a plain tree (for a tree view) and ``forest_layer`` draws it as levels stacked above the map,
+  with text labels on one upper level only (a street-view memory holds thousands of clusters).
+* ``memory_bounds`` and ``layer_heights`` size the map from what a memory holds, for a memory
+  opened without its world.
 * ``robot_layer``, ``hits_layer`` and ``path_points`` draw the robot, retrieval hits and a route.
 * ``colorize_depth`` and ``colorize_instances`` turn depth and instance buffers into RGB images.
 """
@@ -31,7 +34,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "LEVEL_COLOURS", "PLACE_COLOUR", "OBJECT_COLOUR", "CloudSnapshot", "PointCloudAccumulator", "GraphSnapshot",
-    "graph_snapshot", "ForestNode", "ForestTree", "forest_tree", "ForestLayer", "forest_layer", "display_position",
+    "graph_snapshot", "ForestNode", "ForestTree", "forest_tree", "ForestLayer", "ForestLabel", "forest_layer",
+    "label_level", "display_position", "memory_bounds", "layer_heights", "MAX_LABELS",
     "RobotLayer", "robot_layer", "HitsLayer", "hits_layer", "path_points", "colorize_depth", "colorize_instances",
     "empty_points", "CameraViews", "camera_views",
 ]
@@ -323,9 +327,38 @@ def display_position(node: ForestNode, base_z: float, dz: float) -> tuple[float,
     return (x, y, base_z + (node.level - 1) * dz)
 
 
+MAX_LABELS = 60  # text labels a GL view draws every frame without slowing down
+LINE_CROWD = 300  # lines into one level drawn at full strength; more fade (a street-view forest has thousands)
+
+
+@dataclass(frozen=True)
+class ForestLabel:
+    """A text label over one forest node."""
+
+    id: str
+    position: tuple[float, float, float]
+    text: str
+
+
+def label_level(tree: ForestTree, max_labels: int = MAX_LABELS) -> int | None:
+    """The forest level whose nodes get text labels: rooms/regions (level 2) when there are at most
+    ``max_labels`` of them, else the next level up that has few enough (None: no such level)."""
+    counts = tree.level_counts()
+    for level in sorted(lv for lv in counts if lv >= 2):
+        if counts[level] <= max_labels:
+            return level
+    return None
+
+
+def _label_text(node: ForestNode, limit: int = 24) -> str:
+    text = node.room_type or node.name.split(":")[0]
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True, eq=False)
 class ForestLayer:
-    """The forest drawn above the map: cluster nodes, and lines from each cluster to its children."""
+    """The forest drawn above the map: cluster nodes, lines from each cluster to its children, and
+    text labels on one upper level (``label_level``)."""
 
     ids: tuple[str, ...]
     positions: np.ndarray  # (N, 3)
@@ -336,6 +369,7 @@ class ForestLayer:
     base_z: float
     dz: float
     version: int = 0
+    labels: tuple[ForestLabel, ...] = ()
 
     def position(self, node_id: str) -> tuple[float, float, float] | None:
         if node_id not in self.ids:
@@ -344,11 +378,16 @@ class ForestLayer:
 
 
 def forest_layer(tree: ForestTree, *, base_z: float = 3.2, dz: float = 1.6,
-                 leaf_kinds: tuple[str, ...] = ("object",), version: int = 0) -> ForestLayer:
+                 leaf_kinds: tuple[str, ...] = ("object",), version: int = 0,
+                 max_labels: int = MAX_LABELS) -> ForestLayer:
     """Draw ``tree`` as stacked levels: one node per cluster, coloured by level, with a line to each
     cluster child and to each leaf of ``leaf_kinds`` (objects by default: a line to every view
-    would hide the map)."""
+    would hide the map). Nodes of ``label_level(tree, max_labels)`` get a text label above them.
+    Lines fade as a level's fan grows past a few hundred, so thousands of them stay a haze."""
     ids, pos, cols, levels, segs, scols = [], [], [], [], [], []
+    labelled = label_level(tree, max_labels)
+    labels: list[ForestLabel] = []
+    fade = {lv: min(1.0, (LINE_CROWD / n) ** 0.5) for lv, n in tree.level_counts().items() if n}
     for n in tree.nodes.values():
         if n.level <= 0:
             continue
@@ -358,19 +397,49 @@ def forest_layer(tree: ForestTree, *, base_z: float = 3.2, dz: float = 1.6,
         pos.append(p)
         cols.append(colour)
         levels.append(n.level)
-        line = (colour[0], colour[1], colour[2], 0.55)
-        faint = (colour[0], colour[1], colour[2], 0.22)
+        if n.level == labelled:
+            labels.append(ForestLabel(n.id, (p[0], p[1], p[2] + 0.15 * dz), _label_text(n)))
         for cid in n.children:
             child = tree.nodes.get(cid)
             if child is None or (child.level == 0 and child.kind not in leaf_kinds):
                 continue
             segs.extend((p, display_position(child, base_z, dz)))
-            c = faint if child.level == 0 else line
+            alpha = (0.22 if child.level == 0 else 0.55) * max(0.25, fade.get(child.level, 1.0))
+            c = (colour[0], colour[1], colour[2], alpha)
             scols.extend((c, c))
     return ForestLayer(tuple(ids), np.asarray(pos, dtype=np.float32).reshape(-1, 3),
                        np.asarray(cols, dtype=np.float32).reshape(-1, 4), np.asarray(levels, dtype=np.int32),
                        np.asarray(segs, dtype=np.float32).reshape(-1, 3),
-                       np.asarray(scols, dtype=np.float32).reshape(-1, 4), base_z, dz, version)
+                       np.asarray(scols, dtype=np.float32).reshape(-1, 4), base_z, dz, version, tuple(labels))
+
+
+Bounds = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+def memory_bounds(graph: GraphSnapshot, tree: ForestTree | None = None) -> Bounds:
+    """The box around every place, object and forest leaf (a unit box at the origin when empty):
+    the extent of a memory opened without its world."""
+    parts = [graph.place_pos, graph.object_pos]
+    if tree is not None:
+        leaves = [n.position for n in tree.nodes.values() if n.level == 0]
+        if leaves:
+            parts.append(np.asarray(leaves, dtype=np.float32).reshape(-1, 3))
+    pts = np.concatenate([np.asarray(a, dtype=np.float32).reshape(-1, 3) for a in parts])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        return (-0.5, -0.5, 0.0), (0.5, 0.5, 1.0)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return tuple(float(v) for v in lo), tuple(float(v) for v in hi)  # type: ignore[return-value]
+
+
+def layer_heights(bounds: Bounds) -> tuple[float, float]:
+    """(height of forest level 1, height between levels) over a map with these bounds: levels sit
+    above the tallest thing, spaced in proportion to the map's width so they read at any scale."""
+    lo, hi = bounds
+    extent = max(hi[0] - lo[0], hi[1] - lo[1], 1.0)
+    dz = max(1.6, 0.035 * extent)
+    top = max(hi[2], lo[2] + 2.0)
+    return top + dz, dz
 
 
 # ---------------------------------------------------------------------------------------------- robot, hits, path

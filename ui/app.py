@@ -2,7 +2,8 @@
 
 ``run_gui(args)`` builds the ``QApplication`` and the main window, then runs the start-up steps
 the command line asks for, one after another as each job finishes: open ``--memory`` (in its
-own world, or ``--scene``) or build ``--scene`` (default ``house:seed=3,rooms=6``), explore
+own world, or ``--scene``; an imported memory that names no world opens on its own) or build
+``--scene`` (default ``house:seed=3,rooms=6``), explore
 ``--explore-steps`` steps, ask ``args.query`` when the namespace has one, and with
 ``--screenshot PNG`` save a picture of the window and quit.
 """

@@ -4,6 +4,9 @@ Each job is ``fn(state, cancel, **params)``: long ones are generators of ``Progr
 the ``app`` generators: exploration, navigation, scenario runs) and return their result; short
 ones return directly. They run in the worker thread, one at a time, so the memory is only ever
 touched by that thread. The same functions run headless in tests.
+
+A memory file that names no world (one imported with ``import-gml``) opens on its own: questions,
+node details and saving work; the jobs that drive the robot raise ``NoWorld``.
 """
 from __future__ import annotations
 
@@ -40,13 +43,15 @@ TELEOP: dict[str, Action] = {
 
 @dataclass(frozen=True)
 class WorldInfo:
-    """What the window shows about a newly opened session."""
+    """What the window shows about a newly opened session (``has_world`` False: a memory on its own,
+    ``scene`` empty)."""
 
     scene: str
     name: str
     memory_path: str | None
     floors: int
     bounds: tuple[tuple[float, float, float], tuple[float, float, float]]
+    has_world: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,9 +75,14 @@ class QueryOutcome:
     thumbnails: dict[str, np.ndarray]
 
 
-def _info(session: Session) -> WorldInfo:
-    info = session.scene.info
+def _info(state: LabState) -> WorldInfo:
+    session = state.require()
     path = session.memory.store.path if session.memory.store is not None else None
+    if session.scene is None:
+        name = Path(path).name if path else "memory"
+        floors = max(1, int(session.memory.stats()["floors"]))
+        return WorldInfo("", name, str(path) if path else None, floors, state.bounds(), has_world=False)
+    info = session.scene.info
     return WorldInfo(session.scene.spec or session.scene.name, info.name, str(path) if path else None,
                      len(info.floors), (tuple(info.bounds_min), tuple(info.bounds_max)))
 
@@ -99,25 +109,27 @@ def new_world(state: LabState, cancel: CancelToken, spec: str) -> Generator[Prog
         raise
     state.attach(session)
     log.info("opened %s (memory %s)", spec, state.memory_path)
-    return _info(session)
+    return _info(state)
 
 
-def memory_scene(path: str | Path) -> str:
-    """The scene spec a memory file was built in (its ``scene`` meta entry)."""
+def memory_scene(path: str | Path) -> str | None:
+    """The scene spec a memory file was built in (its ``scene`` meta entry); None when it names
+    none (a memory imported from elsewhere)."""
     store = MemoryStore.open(path, create=False, readonly=True)
     try:
         spec = store.get_meta("scene")
     finally:
         store.close()
-    if not spec:
-        raise LabError(f"{path} does not say which world it was built in; open its scene first")
-    return str(spec)
+    return str(spec) if spec else None
 
 
 def open_memory(state: LabState, cancel: CancelToken, path: str, scene: str | None = None
                 ) -> Generator[Progress, None, WorldInfo]:
-    """Open a memory file in its world (or ``scene``) and redraw what it remembers."""
+    """Open a memory file in its world (or ``scene``) and redraw what it remembers; a memory that
+    names no world opens on its own (no robot: it answers questions, nothing drives)."""
     spec = scene or memory_scene(path)
+    if spec is None:
+        return (yield from _open_memory_alone(state, cancel, path))
     yield Progress("open", 0, 3, f"building {spec}")
     world = load_scene(spec)
     cancel.check()
@@ -130,13 +142,29 @@ def open_memory(state: LabState, cancel: CancelToken, path: str, scene: str | No
         raise
     state.attach(session)
     yield from rebuild_cloud(state, cancel)
-    return _info(session)
+    return _info(state)
+
+
+def _open_memory_alone(state: LabState, cancel: CancelToken, path: str) -> Generator[Progress, None, WorldInfo]:
+    name = Path(path).name
+    yield Progress("open", 0, 2, f"loading {name} (no world)")
+    session = Session(None, config=state.config, memory_path=path)
+    try:
+        yield Progress("open", 1, 2, "loading the text encoder")
+        _warm_up(session)
+        cancel.check()
+    except BaseException:
+        session.close()
+        raise
+    state.attach(session)
+    log.info("opened %s without a world", path)
+    return _info(state)
 
 
 def rebuild_cloud(state: LabState, cancel: CancelToken, limit: int = 150) -> Generator[Progress, None, int]:
     """Re-render the views of up to ``limit`` remembered places into the point cloud (after opening
     a memory file, whose cloud is not stored); the robot stays where it is."""
-    s = state.require()
+    s = state.require_world()
     places = s.memory.graph.places()
     if len(places) > limit:
         places = [places[int(i)] for i in np.linspace(0, len(places) - 1, limit)]
@@ -188,7 +216,7 @@ def save_memory_as(state: LabState, cancel: CancelToken, path: str) -> str:
 
 def explore(state: LabState, cancel: CancelToken, steps: int) -> Generator[Progress, None, ExploreSummary]:
     """Frontier exploration for at most ``steps`` steps (cancel = pause: the explorer is kept)."""
-    s = state.require()
+    s = state.require_world()
     gen = s.explore(steps, cancel, report_every=1)
     while True:
         try:
@@ -212,7 +240,7 @@ def teleop(state: LabState, cancel: CancelToken, key: str) -> Pose:
     """Drive the robot by one key command (``forward``, ``backward``, ``left``, ``right``)."""
     if key not in TELEOP:
         raise LabError(f"unknown drive command {key!r}; expected one of {', '.join(TELEOP)}")
-    s = state.require()
+    s = state.require_world()
     s.step(TELEOP[key])
     state.sync()
     return s.observation.pose
@@ -294,8 +322,8 @@ def _llm_config(state: LabState, params: services.QueryParams) -> Any:
 def ask(state: LabState, cancel: CancelToken, params: services.QueryParams) -> QueryOutcome:
     """Answer a question (text and/or image) from the memory; hits are drawn on the map."""
     s = state.require()
-    response = services.ask(s.memory, params, pose=s.observation.pose, llm=_llm_config(state, params),
-                            cancel=cancel)
+    pose = s.observation.pose if s.observation is not None else None  # no world: no robot to be near
+    response = services.ask(s.memory, params, pose=pose, llm=_llm_config(state, params), cancel=cancel)
     state.set_query(response)
     state.set_path(np.zeros((0, 3), dtype=np.float32))
     thumbs = {}
@@ -310,7 +338,7 @@ def ask(state: LabState, cancel: CancelToken, params: services.QueryParams) -> Q
 def go_to(state: LabState, cancel: CancelToken, goal: tuple[float, float, float], floor: int | None = None
           ) -> Generator[Progress, None, Any]:
     """Drive the robot to ``goal`` (on ``floor``, default: the floor of the goal's height)."""
-    s = state.require()
+    s = state.require_world()
     if floor is None:
         floor = s.scene.info.floor_of_z(float(goal[2])) if len(goal) > 2 else s.observation.pose.floor
     gen = services.drive(s, tuple(float(v) for v in goal), int(floor), cancel=cancel)

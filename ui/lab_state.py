@@ -4,6 +4,9 @@
 snapshots from it: ``frame()`` (robot, camera images, counts) and ``map_snapshot()`` (every 3D
 layer). Layers are rebuilt only when their source changed, and each carries a version so the 3D
 pane re-uploads only what is new.
+
+A session may hold a memory without a world (an imported one): then there is no robot, camera
+or point cloud, and the map is sized from what the memory holds (``memory_bounds``).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.config import LabConfig
-from app.session import Session
+from app.session import NO_WORLD, NoWorld, Session
 from app.snapshots import (
     CameraViews,
     CloudSnapshot,
@@ -34,6 +37,8 @@ from app.snapshots import (
     forest_tree,
     graph_snapshot,
     hits_layer,
+    layer_heights,
+    memory_bounds,
     robot_layer,
 )
 from sim.errors import LabError
@@ -61,6 +66,7 @@ class SessionFrame:
     steps_per_second: float = 0.0
     scene: str = ""
     memory_path: str | None = None
+    has_world: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +117,7 @@ class LabState:
         self._hits_layer: HitsLayer = _empty_hits()
         self._hits_key: tuple | None = None
         self._cloud: CloudSnapshot | None = None
+        self._bounds: tuple | None = None
         self._rate: list[tuple[float, int]] = []
 
     # ------------------------------------------------------------------ session lifecycle
@@ -124,7 +131,7 @@ class LabState:
         self.coverage = None
         self._fused_step = -1
         self._graph = self._tree = self._forest = self._cloud = None
-        self._graph_key = None
+        self._graph_key = self._bounds = None
         self._tree_obs = -1
         self._rate.clear()
         self.sync()
@@ -136,10 +143,23 @@ class LabState:
             s.close()
 
     def require(self) -> Session:
-        """The current session; raises ``NoSession`` when no world is open."""
+        """The current session (with or without a world); ``NoSession`` when nothing is open."""
+        if self.session is None:
+            raise NoSession("nothing is open: create a new world, or open a scene or a memory file first")
+        return self.session
+
+    def require_world(self) -> Session:
+        """The current session when it has a world to drive in; ``NoSession`` when nothing is open,
+        ``NoWorld`` when its memory is open without a world."""
         if self.session is None:
             raise NoSession("no world is open: create a new world or open a scene first")
+        if not self.session.has_world:
+            raise NoWorld(NO_WORLD)
         return self.session
+
+    @property
+    def has_world(self) -> bool:
+        return self.session is not None and self.session.has_world
 
     def new_memory_path(self, name: str) -> Path | None:
         """A fresh autosave file for a new session (None when autosave is off)."""
@@ -160,7 +180,7 @@ class LabState:
     def sync(self) -> bool:
         """Fuse the current observation into the cloud if the robot moved since the last call."""
         s = self.session
-        if s is None or s.steps == self._fused_step:
+        if s is None or not s.has_world or s.steps == self._fused_step:
             return False
         self._fused_step = s.steps
         self.cloud.add(s.observation)
@@ -185,7 +205,7 @@ class LabState:
 
     def floor_elevations(self) -> dict[int, float]:
         s = self.session
-        if s is None:
+        if s is None or s.scene is None:
             return {}
         return {int(f.index): float(f.elevation) for f in s.scene.info.floors}
 
@@ -210,20 +230,29 @@ class LabState:
         if s is None:
             return None
         obs = s.observation
+        if s.scene is None or obs is None:
+            return SessionFrame(0, None, None, s.memory.stats(), None, 0.0, "", self.memory_path, has_world=False)
         return SessionFrame(s.steps, obs.pose, self.coverage, s.memory.stats(),
                             camera_views(obs) if camera else None, self.steps_per_second(),
                             s.scene.spec or s.scene.name, self.memory_path)
 
-    def layer_heights(self) -> tuple[float, float]:
-        """(height of forest level 1, height between levels) for the current scene."""
+    def bounds(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """The box the map frames: the world's, or around what the memory holds when it has none."""
         s = self.session
         if s is None:
+            return (-0.5, -0.5, 0.0), (0.5, 0.5, 1.0)
+        if s.scene is not None:
+            info = s.scene.info
+            return tuple(info.bounds_min), tuple(info.bounds_max)  # type: ignore[return-value]
+        if self._bounds is None:  # a memory without a world does not grow: measured once per session
+            self._bounds = memory_bounds(self._graph or graph_snapshot(s.memory.graph), self.tree())
+        return self._bounds
+
+    def layer_heights(self) -> tuple[float, float]:
+        """(height of forest level 1, height between levels) for the current scene."""
+        if self.session is None:
             return 3.2, 1.6
-        lo, hi = s.scene.info.bounds_min, s.scene.info.bounds_max
-        extent = max(hi[0] - lo[0], hi[1] - lo[1], 1.0)
-        dz = max(1.6, 0.035 * extent)
-        top = max(hi[2], lo[2] + 2.0)
-        return top + dz, dz
+        return layer_heights(self.bounds())
 
     def tree(self, *, max_age: float = 1.0, force: bool = False) -> ForestTree:
         """The forest as a plain tree, rebuilt when the memory changed and at most every ``max_age`` s."""
@@ -253,7 +282,8 @@ class LabState:
             self._graph = graph_snapshot(g, version=(self._graph.version + 1) if self._graph else 0)
             self._graph_key = key
         tree = self.tree(force=force)
-        base_z, dz = self.layer_heights()
+        bounds = self.bounds()
+        base_z, dz = layer_heights(bounds)
         if self._forest is None:
             self._forest = forest_layer(tree, base_z=base_z, dz=dz, version=self.scene_version * 100000
                                         + self._tree_obs)
@@ -261,14 +291,13 @@ class LabState:
         if hk != self._hits_key:
             self._hits_layer = hits_layer(self.hits, tree, base_z=base_z, dz=dz)
             self._hits_key = hk
-        info = s.scene.info
-        return MapSnapshot(self._cloud, self._graph, tree, self._forest, robot_layer(s.observation.pose, s.trajectory),
-                           self._hits_layer, self.path, self.path_version,
-                           (tuple(info.bounds_min), tuple(info.bounds_max)), self.scene_version)
+        robot = robot_layer(s.observation.pose, s.trajectory) if s.observation is not None else None
+        return MapSnapshot(self._cloud, self._graph, tree, self._forest, robot, self._hits_layer, self.path,
+                           self.path_version, bounds, self.scene_version)
 
 
 class NoSession(LabError):
-    """An action needs an open world."""
+    """An action needs an open session (a world, or a memory file)."""
 
 
 def distance_xy(a: Any, b: Any) -> float:
@@ -276,4 +305,4 @@ def distance_xy(a: Any, b: Any) -> float:
     return math.hypot(a.x - b.x, a.y - b.y)
 
 
-__all__ += ["NoSession", "distance_xy"]
+__all__ += ["NoSession", "NoWorld", "distance_xy"]

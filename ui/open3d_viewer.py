@@ -55,15 +55,20 @@ def _lineset(o3d: Any, pts: np.ndarray, colour: tuple[float, float, float], pair
 
 
 def _spheres(o3d: Any, pts: np.ndarray, radius: float, colour: tuple[float, float, float] | np.ndarray) -> list:
-    out = []
+    """One mesh of small spheres (one geometry, not one per node: a street-view forest has thousands)."""
+    if len(pts) == 0:
+        return []
     cols = np.asarray(colour, dtype=np.float64).reshape(-1, 3)
-    for i, p in enumerate(pts):
-        s = o3d.geometry.TriangleMesh.create_sphere(radius=radius, resolution=8)
-        s.translate(p.astype(np.float64))
-        s.paint_uniform_color(cols[i % len(cols)])
-        s.compute_vertex_normals()
-        out.append(s)
-    return out
+    unit = o3d.geometry.TriangleMesh.create_sphere(radius=radius, resolution=8)
+    unit.compute_vertex_normals()
+    uv, ut, un = np.asarray(unit.vertices), np.asarray(unit.triangles), np.asarray(unit.vertex_normals)
+    n, k = len(pts), len(uv)
+    verts = (uv[None, :, :] + np.asarray(pts, dtype=np.float64)[:, None, :]).reshape(-1, 3)
+    tris = (ut[None, :, :] + (np.arange(n) * k)[:, None, None]).reshape(-1, 3)
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts), o3d.utility.Vector3iVector(tris))
+    mesh.vertex_normals = o3d.utility.Vector3dVector(np.tile(un, (n, 1)))
+    mesh.vertex_colors = o3d.utility.Vector3dVector(np.repeat(cols[np.arange(n) % len(cols)], k, axis=0))
+    return [mesh]
 
 
 def build_geometries(path: str | Path) -> list:
@@ -80,10 +85,16 @@ def build_geometries(path: str | Path) -> list:
         pts = d[name]
         if len(pts) >= 2:
             geoms.append(_lineset(o3d, pts[: len(pts) // 2 * 2] if pairs else pts, colour, pairs))
-    geoms += _spheres(o3d, d["forest_nodes"], 0.12, d["forest_colors"] if len(d["forest_colors"]) else (0.5, 0.7, 1))
-    geoms += _spheres(o3d, d["objects"], 0.07, (1.0, 0.7, 0.2))
-    geoms += _spheres(o3d, d["robot"], 0.2, (1.0, 0.2, 0.2))
-    geoms += _spheres(o3d, d["hits"], 0.25, (1.0, 0.95, 0.2))
+    # node sizes grow with the map: a house is tens of metres, a street-view site a kilometre or two
+    every = [d[k] for k in ("places", "objects", "forest_nodes") if len(d[k])]
+    span = np.ptp(np.concatenate(every)[:, :2], axis=0).max() if every else 0.0
+    r = max(1.0, float(span) / 40.0)
+    geoms += _spheres(o3d, d["forest_nodes"], 0.12 * r,
+                      d["forest_colors"] if len(d["forest_colors"]) else (0.5, 0.7, 1))
+    geoms += _spheres(o3d, d["places"], 0.05 * r, (0.35, 0.95, 0.95))
+    geoms += _spheres(o3d, d["objects"], 0.07 * r, (1.0, 0.7, 0.2))
+    geoms += _spheres(o3d, d["robot"], 0.2 * r, (1.0, 0.2, 0.2))
+    geoms += _spheres(o3d, d["hits"], 0.25 * r, (1.0, 0.95, 0.2))
     return geoms
 
 

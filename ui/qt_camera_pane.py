@@ -79,7 +79,7 @@ class QtCameraPane(QWidget):
         if frame is None or frame.camera is None:
             for v in self.views.values():
                 v.set_image(None)
-            self.info.setText("no world open")
+            self.info.setText("no world open" if frame is None or frame.has_world else "memory only: no camera")
             return
         cam = frame.camera
         self.views["RGB"].set_image(cam.rgb)

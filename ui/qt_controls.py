@@ -62,6 +62,11 @@ class QtControlsPane(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self._world_box())
+        self.world_hint = QLabel("")
+        self.world_hint.setWordWrap(True)
+        self.world_hint.setStyleSheet("color: #e0b050; padding: 2px 4px;")
+        self.world_hint.setVisible(False)
+        lay.addWidget(self.world_hint)
         lay.addWidget(self._explore_box())
         lay.addWidget(self._teleop_box())
         lay.addWidget(self._memory_box())
@@ -199,10 +204,21 @@ class QtControlsPane(QWidget):
         return 0.0 if v >= SPEED_MAX else float(v)
 
     # ------------------------------------------------------------------ state from the window
-    def set_session_open(self, is_open: bool) -> None:
-        for w in (self.explore_button, self.step_button, self.save_button, self.save_as_button,
-                  *self.teleop_buttons.values()):
+    def _drive_widgets(self) -> tuple[QWidget, ...]:
+        return (self.explore_button, self.step_button, *self.teleop_buttons.values())
+
+    def set_session_open(self, is_open: bool, no_world: str | None = None) -> None:
+        """Enable the controls of an open session; ``no_world`` (a one-line reason) when its memory
+        is open without a world: driving stays disabled with that reason as tooltip and hint."""
+        for w in (self.save_button, self.save_as_button):
             w.setEnabled(is_open)
+        drive = is_open and no_world is None
+        for w in self._drive_widgets():
+            w.setEnabled(drive)
+            w.setToolTip(no_world or "")
+        self.explore_button.setToolTip(no_world or "explore with the frontier explorer (click again to pause)")
+        self.world_hint.setText(no_world or "")
+        self.world_hint.setVisible(is_open and no_world is not None)
 
     def set_exploring(self, exploring: bool) -> None:
         """Reflect a running (or finished) exploration without emitting ``explore_toggled``."""

@@ -331,10 +331,13 @@ class QtForestPane(QWidget):
             self.title.setText("Select a node")
             self.summary.clear()
             self.image.set_image(None)
+            self.image.setVisible(True)
             return
         self.title.setText(f"{details.title}  ·  {details.level}")
         self.summary.setPlainText(details.summary)
         self.image.set_image(details.image)
+        # no picture (imported memories, street view): the caption takes the picture's place
+        self.image.setVisible(details.image is not None)
         for mid, name in details.members:
             item = QListWidgetItem(f"{name}  ({mid})")
             item.setData(NODE_ID_ROLE, mid)

@@ -3,6 +3,10 @@
 The window never touches the session: every action becomes a job for the ``SessionWorker``
 (``ui.jobs``), and the worker's signals bring back results, progress, camera frames and map
 snapshots. Docks (napari-style): controls and camera on the left, query and forest on the right.
+
+A memory file that names no world (an imported one) opens on its own: the map, forest and query
+panes work; Start, Step, teleop and 'Go there' are disabled with ``NO_WORLD`` as their reason,
+and the title and status bar say "no world".
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import LabConfig
+from app.session import NO_WORLD, NoWorld
 from sim.spec import MESH_SUFFIXES as _MESH_SUFFIXES
 from ui import jobs, services
 from ui.lab_state import LabState, MapSnapshot, SessionFrame
@@ -218,8 +223,11 @@ class QtMainWindow(QMainWindow):
         self._stop_driving()
         return self._submit("open", jobs.open_memory, f"open {Path(path).name}", path=path, scene=scene)
 
-    def explore(self, steps: int, *, paced: bool = True) -> Job:
-        """Explore for ``steps`` steps (the Start/Pause button follows)."""
+    def explore(self, steps: int, *, paced: bool = True) -> Job | None:
+        """Explore for ``steps`` steps (the Start/Pause button follows); None when no world is open."""
+        if self._hint_no_world():
+            self.controls.set_exploring(False)
+            return None
         self.controls.set_exploring(True)
         self._explore_job = self._submit("explore", jobs.explore, "exploring", paced=paced, steps=steps)
         return self._explore_job
@@ -228,7 +236,21 @@ class QtMainWindow(QMainWindow):
         if self._explore_job is not None:
             self._explore_job.cancel.cancel()
 
+    @property
+    def drivable(self) -> bool:
+        """Whether a world is open to drive in (not just a memory)."""
+        return self.world is not None and self.world.has_world
+
+    def _hint_no_world(self) -> bool:
+        """Say why driving is off (status bar, not a dialog); True when there is nothing to drive."""
+        if self.world is not None and not self.world.has_world:
+            self.statusBar().showMessage(NO_WORLD, 5000)
+            return True
+        return False
+
     def teleop(self, key: str) -> None:
+        if self._hint_no_world():
+            return
         if self._teleop_pending >= 2 or self._explore_job is not None:
             return  # key auto-repeat must not pile up steps; exploration owns the robot
         self._teleop_pending += 1
@@ -240,8 +262,11 @@ class QtMainWindow(QMainWindow):
         self.query_pane.set_busy(True)
         return self._submit("ask", jobs.ask, "asking", exclusive=False, params=params)
 
-    def go_to(self, goal: list[float], floor: int | None = None) -> Job:
-        """Drive the robot to ``goal`` (the answer's goal; ``floor`` None: from its height)."""
+    def go_to(self, goal: list[float], floor: int | None = None) -> Job | None:
+        """Drive the robot to ``goal`` (the answer's goal; ``floor`` None: from its height); None
+        when no world is open."""
+        if self._hint_no_world():
+            return None
         return self._submit("go", jobs.go_to, "driving to the goal", paced=True, goal=tuple(goal), floor=floor)
 
     def save_memory_as(self, path: str) -> Job:
@@ -319,6 +344,10 @@ class QtMainWindow(QMainWindow):
 
     def _on_job_fail(self, job: Job, error: BaseException) -> None:
         self._end_job(job)
+        if isinstance(error, NoWorld):  # a hint, not a failure: the controls already say so
+            self.statusBar().showMessage(str(error), 8000)
+            self.job_error.emit(job.kind, str(error))
+            return
         self.statusBar().showMessage(f"{job.title} failed: {error}", 10000)
         from sim.errors import LabError
 
@@ -334,18 +363,27 @@ class QtMainWindow(QMainWindow):
     def _on_world_change(self, info: jobs.WorldInfo) -> None:
         self.world = info
         self.memory_path = info.memory_path
-        self.controls.set_session_open(True)
+        no_world = None if info.has_world else NO_WORLD
+        self.controls.set_session_open(True, no_world)
         self.controls.set_memory_path(info.memory_path)
         self.query_pane.clear()
+        self.query_pane.set_no_world(no_world)
         self.forest_pane.set_tree(None)
         self.map_pane.highlight(None)
         self._update_title()
-        self.statusBar().showMessage(f"opened {info.scene}", 6000)
+        if info.has_world:
+            self.statusBar().showMessage(f"opened {info.scene}", 6000)
+        else:
+            self.statusBar().showMessage(f"opened {info.name} — no world: its graph and forest are shown where they "
+                                         "were recorded; ask it anything, open a scene to drive", 15000)
 
     def _update_title(self) -> None:
         info = self.world
         path = self.memory_path
-        parts = ["Embodied-RAG Lab"] + ([info.scene] if info else []) + ([Path(path).name] if path else [])
+        if info is not None and not info.has_world:
+            parts = ["Embodied-RAG Lab", Path(path).name if path else info.name, "no world"]
+        else:
+            parts = ["Embodied-RAG Lab"] + ([info.scene] if info else []) + ([Path(path).name] if path else [])
         self.setWindowTitle(" — ".join(parts))
 
     def _on_frame_change(self, frame: SessionFrame) -> None:
@@ -353,6 +391,12 @@ class QtMainWindow(QMainWindow):
         self.camera_pane.set_frame(frame)
         levels = frame.stats.get("levels", {})
         self.levels_label.setText("nodes  " + "  ".join(f"L{k} {v}" for k, v in sorted(levels.items())))
+        if not frame.has_world:
+            name = Path(frame.memory_path).name if frame.memory_path else "memory"
+            self.coverage_label.setText(f"{name}  ·  no world")
+            self.coverage_label.setToolTip(NO_WORLD)
+            return
+        self.coverage_label.setToolTip("")
         cov = f"coverage {frame.coverage:.0%}" if frame.coverage is not None else "coverage —"
         rate = f"  ·  {frame.steps_per_second:.0f} steps/s" if frame.steps_per_second > 0 else ""
         self.coverage_label.setText(f"step {frame.step}  ·  {cov}{rate}")
@@ -462,6 +506,8 @@ class QtMainWindow(QMainWindow):
             mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier  # arrows carry it on some systems
             key = _KEYS.get(Qt.Key(event.key())) if mods == Qt.KeyboardModifier.NoModifier else None
             if key is not None and not isinstance(obj, _TEXT_INPUTS) and self.world is not None:
+                if self._hint_no_world():
+                    return False  # nothing to drive: the 3D view may still use the arrows to orbit
                 self.teleop(key)
                 return True
         return super().eventFilter(obj, event)

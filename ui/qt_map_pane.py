@@ -25,7 +25,7 @@ from ui.lab_state import MapSnapshot
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QtMapPane", "LAYERS", "QtGLView"]
+__all__ = ["QtMapPane", "LAYERS", "QtGLView", "grid_spacing", "marker_size"]
 
 LAYERS = ("cloud", "graph", "forest", "robot", "hits", "path")
 _LAYER_LABELS = {"cloud": "Point cloud", "graph": "Graph", "forest": "Forest", "robot": "Robot", "hits": "Hits",
@@ -36,11 +36,13 @@ def _hex(rgba: tuple[float, ...]) -> str:
     return "#" + "".join(f"{int(round(c * 255)):02x}" for c in rgba[:3])
 
 
-def _legend_html() -> str:
-    """The colour key of the 3D view."""
+def _legend_html(robot: bool = True) -> str:
+    """The colour key of the 3D view (without the robot and its path for a memory with no world)."""
     rows = [(_hex(LEVEL_COLOURS[lv]), f"L{lv} {LEVEL_NAMES[lv]}") for lv in (4, 3, 2, 1)]
-    rows += [(_hex(OBJECT_COLOUR), "object"), (_hex(PLACE_COLOUR), "view / place"), ("#ff4033", "robot"),
-             ("#fff240", "retrieval hit"), ("#4dff73", "planned path"), ("#ff59e6", "selected")]
+    rows += [(_hex(OBJECT_COLOUR), "object"), (_hex(PLACE_COLOUR), "view / place")]
+    rows += [("#ff4033", "robot")] if robot else []
+    rows += [("#fff240", "retrieval hit")] + ([("#4dff73", "planned path")] if robot else [])
+    rows += [("#ff59e6", "selected")]
     return "<br>".join(f'<span style="color:{c}">&#9679;</span>&nbsp;{t}' for c, t in rows)
 
 
@@ -66,6 +68,25 @@ class QtGLView(gl.GLViewWidget):
         if len(recent) < 2:
             return 0.0
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+
+def grid_spacing(extent: float) -> float:
+    """Metres between grid lines: 1 m in a house, then 5, 10, 50, 100 … so that a site a few
+    kilometres wide still gets a few dozen lines, not thousands."""
+    if extent < 40:
+        return 1.0
+    spacing = 5.0
+    while extent / spacing > 60:
+        spacing *= 2.0 if str(int(spacing))[0] == "5" else 5.0
+    return spacing
+
+
+def marker_size(base: float, n: int, crowd: int = 300) -> float:
+    """Pixel size of ``n`` markers: ``base`` up to ``crowd`` of them, then shrinking with the square
+    root of their number (to a third of ``base``) so that thousands of nodes stay apart."""
+    if n <= crowd:
+        return base
+    return max(base / 3.0, base * (crowd / n) ** 0.5)
 
 
 def _set_points(item: gl.GLScatterPlotItem, pos: np.ndarray, **kw) -> None:
@@ -152,6 +173,11 @@ class QtMapPane(QWidget):
         path = gl.GLLinePlotItem(mode="line_strip", color=(0.3, 1.0, 0.45, 1.0), width=4.0, antialias=True)
         sel_lines = gl.GLLinePlotItem(mode="lines", color=(1.0, 0.35, 0.9, 0.8), width=1.5, antialias=True)
         sel = gl.GLScatterPlotItem(size=38.0, color=(1.0, 0.35, 0.9, 0.75), pxMode=True)
+        # pyqtgraph blends points additively by default: thousands of nodes (a street-view memory)
+        # would add up to a white blot, so markers blend as ordinary translucent paint
+        # (hits stay additive: no depth test, so they show through the selection halo around the best one)
+        for it in (places, objects, forest_nodes, forest_lines):
+            it.setGLOptions("translucent")
         # insertion order is drawing order: the selection halo goes under the hits and the robot
         self.items = {"cloud": [cloud], "graph": [traverse, places, objects], "forest": [forest_lines, forest_nodes],
                       "selection": [sel_lines, sel], "robot": [trajectory, heading, robot],
@@ -202,6 +228,8 @@ class QtMapPane(QWidget):
             self._scene_version = snap.scene_version
             self._shown.clear()
             self.selected = None
+            self.legend.setText(_legend_html(robot=snap.robot is not None))
+            self.legend.adjustSize()
             self._fit(snap)
         if self._changed("cloud", snap.cloud):
             (cloud,) = self.items["cloud"]
@@ -209,12 +237,15 @@ class QtMapPane(QWidget):
         if self._changed("graph", snap.graph):
             traverse, places, objects = self.items["graph"]
             _set_lines(traverse, snap.graph.traverse)
-            _set_points(places, snap.graph.place_pos, color=PLACE_COLOUR)
-            _set_points(objects, snap.graph.object_pos, color=OBJECT_COLOUR)
+            _set_points(places, snap.graph.place_pos, color=PLACE_COLOUR,
+                        size=marker_size(5.0, len(snap.graph.place_pos)))
+            _set_points(objects, snap.graph.object_pos, color=OBJECT_COLOUR,
+                        size=marker_size(9.0, len(snap.graph.object_pos)))
         if self._changed("forest", snap.forest):
             lines, nodes = self.items["forest"]
             _set_lines(lines, snap.forest.segments, color=snap.forest.segment_colors)
-            _set_points(nodes, snap.forest.positions, color=snap.forest.colors)
+            _set_points(nodes, snap.forest.positions, color=snap.forest.colors,
+                        size=marker_size(13.0, len(snap.forest.positions)))
             self._update_labels(snap)
         if snap.robot is not None:
             trajectory, heading, robot = self.items["robot"]
@@ -245,18 +276,13 @@ class QtMapPane(QWidget):
         return True
 
     def _update_labels(self, snap: MapSnapshot) -> None:
+        # the snapshot labels one upper forest level only: a text item costs a QPainter pass per frame
         for label in self._labels:
             self.view.removeItem(label)
         self._labels = []
         small = QFont("DejaVu Sans", 8)
-        for nid in snap.forest.ids:
-            node = snap.tree.nodes.get(nid)
-            if node is None or node.level != 2:
-                continue
-            x, y, z = display_position(node, snap.forest.base_z, snap.forest.dz)
-            text = node.room_type or node.name.split(":")[0]
-            self._labels.append(gl.GLTextItem(pos=(x, y, z + 0.25), text=text[:24], color=QColor(200, 220, 255),
-                                              font=small))
+        for lab in snap.forest.labels:
+            self._labels.append(gl.GLTextItem(pos=lab.position, text=lab.text, color=QColor(200, 220, 255), font=small))
         for label in self._labels:
             self.view.addItem(label)
 
@@ -296,9 +322,10 @@ class QtMapPane(QWidget):
         centre = (lo + hi) / 2.0
         extent = float(max(hi[0] - lo[0], hi[1] - lo[1], 4.0))
         top = snap.forest.base_z + 3 * snap.forest.dz
+        spacing = grid_spacing(extent)
         self.grid.resetTransform()
         self.grid.setSize(x=extent * 1.2, y=extent * 1.2)
-        self.grid.setSpacing(x=1.0 if extent < 40 else 5.0, y=1.0 if extent < 40 else 5.0)
+        self.grid.setSpacing(x=spacing, y=spacing)
         self.grid.translate(centre[0], centre[1], float(lo[2]) - 0.02)
         self.view.setCameraPosition(pos=QVector3D(float(centre[0]), float(centre[1]), float(top) * 0.3),
                                     distance=extent * 1.05 + top * 0.55, elevation=30, azimuth=-62)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,25 @@ __all__ = ["QtQueryPane", "QtImageDrop", "QtViewPicker", "HIT_ID_ROLE"]
 
 HIT_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+CAPTION_CHARS = 240  # of a hit's caption shown in the list when it has no thumbnail
+_FILLER = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "is", "its"}
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _quote(hit: dict | None, answer: str) -> str:
+    """The best hit's caption (or summary) quoted under the answer: what the memory actually holds
+    (nothing when the answer already says all of it)."""
+    text = " ".join(str((hit or {}).get("text") or "").split())
+    said = set(re.findall(r"\w+", answer.lower())) | _FILLER
+    if not text or text[:60] in " ".join(answer.split()) or set(re.findall(r"\w+", text.lower())) <= said:
+        return ""
+    name = html.escape(str(hit.get("name") or hit.get("id")))
+    return (f'<blockquote style="color:#c8cdd6; margin-left:8px"><i>“{html.escape(_clip(text, 400))}”</i>'
+            f'<br><span style="color:#8a909c">— {name}, {html.escape(str(hit.get("id")))}</span></blockquote>')
 
 
 class QtImageDrop(QtImageLabel):
@@ -184,6 +204,7 @@ class QtQueryPane(QWidget):
         lay.addWidget(self.hits, 3)
         lay.addLayout(bottom)
         self._nav_missing: str | None = None
+        self._no_world: str | None = None
         self._busy = False
 
     # ------------------------------------------------------------------ state
@@ -195,6 +216,11 @@ class QtQueryPane(QWidget):
         self._nav_missing = navigation_missing
         self._update_go()
 
+    def set_no_world(self, reason: str | None) -> None:
+        """'Go there' needs a world: ``reason`` (one line) disables it, None enables it again."""
+        self._no_world = reason
+        self._update_go()
+
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.ask_button.setEnabled(not busy and self.text.isEnabled())
@@ -203,8 +229,9 @@ class QtQueryPane(QWidget):
 
     def _update_go(self) -> None:
         goal = self.goal
-        self.go_button.setEnabled(goal is not None and self._nav_missing is None and not self._busy)
-        self.go_button.setToolTip(self._nav_missing or ("drive the robot to the answer" if goal else "no goal yet"))
+        blocked = self._nav_missing or self._no_world
+        self.go_button.setEnabled(goal is not None and blocked is None and not self._busy)
+        self.go_button.setToolTip(blocked or ("drive the robot to the answer" if goal else "no goal yet"))
 
     @property
     def goal(self) -> list[float] | None:
@@ -259,7 +286,9 @@ class QtQueryPane(QWidget):
         cited = "".join(f'<li><a href="{html.escape(str(h["id"]))}">{html.escape(str(h.get("name") or h["id"]))}</a>'
                         f' <span style="color:#8a909c">{html.escape(str(h["id"]))}</span></li>' for h in hits[:5])
         qtype = html.escape(str(r.get("query_type") or ""))
-        self.answer.setHtml(f'<p style="font-size:13px">{html.escape(str(r.get("answer") or ""))}</p>'
+        answer = str(r.get("answer") or "")
+        self.answer.setHtml(f'<p style="font-size:13px">{html.escape(answer)}</p>'
+                            + _quote(hits[0] if hits else None, answer)
                             + (f'<p style="color:#8a909c">{qtype} query · {r.get("latency_ms", 0):.0f} ms</p>'
                                if qtype else "")
                             + (f"<p><b>Cited nodes</b></p><ul>{cited}</ul>" if cited else ""))
@@ -267,11 +296,12 @@ class QtQueryPane(QWidget):
         self.hits.clear()
         for rank, h in enumerate(hits, 1):
             hid = str(h.get("id"))
-            text = f"{rank}. {h.get('name') or hid}   [{h.get('score', 0):.2f}]\n{str(h.get('text') or '')[:90]}"
-            item = QListWidgetItem(text)
+            im = outcome.thumbnails.get(hid)
+            # no picture (imported memories, street view): more of the caption where the thumbnail would be
+            caption = _clip(str(h.get("text") or ""), 90 if im is not None else CAPTION_CHARS)
+            item = QListWidgetItem(f"{rank}. {h.get('name') or hid}   [{h.get('score', 0):.2f}]\n{caption}")
             item.setData(HIT_ID_ROLE, hid)
             item.setToolTip(str(h.get("text") or hid))
-            im = outcome.thumbnails.get(hid)
             if im is not None:
                 item.setIcon(QIcon(to_pixmap(im, QSize(64, 48))))
             self.hits.addItem(item)

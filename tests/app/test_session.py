@@ -177,3 +177,27 @@ def test_two_floor_house_forest_has_exactly_its_floors(tmp_path):
         purity, recovered = _room_purity(mem, info)
         assert purity >= 0.85
         assert len(recovered) >= len(info.rooms) - 2
+
+
+def test_a_memory_without_a_world_answers_questions_and_refuses_to_drive(b99_memory, tmp_path):
+    from app.query import QueryRequest, answer_query
+    from app.session import NO_WORLD, NoWorld
+    from memory.errors import MemoryFileNotFound
+    from sim.errors import LabError
+    from sim.types import Action
+
+    path = tmp_path / "b99.db"
+    shutil.copy(b99_memory.store.path, path)  # the shared import stays untouched
+    with Session(None, memory_path=path) as s:
+        assert not s.has_world and s.sim is None and s.observation is None and s.trajectory == []
+        assert s.memory.stats()["places"] == 253 and s.memory.stats()["objects"] == 257
+        r = answer_query(s.memory, QueryRequest(text="where is the large TV?")).to_json()
+        assert r["hits"] and "tv" in str(r["hits"][0]["name"]).lower() and "TV" in r["answer"]
+        for drive in (lambda: s.step(Action.forward()), lambda: drain(s.explore(5)), s.robot_grid, s.explorer):
+            with pytest.raises(NoWorld, match=NO_WORLD):
+                drive()
+    with pytest.raises(MemoryFileNotFound):  # nothing to open: no empty file is made either
+        Session(None, memory_path=tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
+    with pytest.raises(LabError, match="needs a memory"):
+        Session(None)

@@ -6,6 +6,7 @@ platform and a GL context, which the parent session (offscreen) cannot have.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ if os.environ.get("LAB_GL_CHILD") != "1":
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_WORLD = "rooms:seed=1,n=3"  # the order the controls pane writes
+B99_GML = ROOT / "assets" / "data" / "embodied-rag-building99" / "building99_graph.gml"
 
 
 def _image_spread(img) -> float:
@@ -171,6 +173,80 @@ def test_the_whole_workflow_through_the_window(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: win.frame is not None and win.frame.memory_path == str(saved))
     assert win.frame.stats["objects"] >= objects
     qtbot.waitUntil(lambda: win.forest_pane.model.rowCount() > 0)
+
+
+@pytest.fixture(scope="module")
+def b99_db(tmp_path_factory):
+    """The authors' Building99 graph imported as ``launcher.py import-gml`` does (it names no world)."""
+    from app.cli_memory import import_gml_job
+
+    out = tmp_path_factory.mktemp("b99") / "b99.db"
+    drain(import_gml_job(B99_GML, out))
+    return out
+
+
+def test_a_memory_without_a_world_through_the_window(qtbot, window, b99_db, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.session import NO_WORLD
+
+    win = window
+    errors: list = []
+    win.job_error.connect(lambda kind, msg: errors.append((kind, msg)))
+    path = tmp_path / "b99.db"
+    shutil.copy(b99_db, path)
+    with _wait_job(qtbot, win, "open"):
+        win.open_memory(str(path))
+    assert not win.world.has_world and not win.drivable
+    assert win.windowTitle() == "Embodied-RAG Lab — b99.db — no world"
+    qtbot.waitUntil(lambda: win.frame is not None and win.snapshot is not None
+                    and len(win.snapshot.graph.place_ids) == 253)
+    assert win.coverage_label.text() == "b99.db  ·  no world" and "L2 16" in win.levels_label.text()
+
+    # the map: graph and forest where they were recorded, no cloud, no robot
+    snap, pane = win.snapshot, win.map_pane
+    assert snap.robot is None and len(snap.cloud) == 0
+    traverse, places, objects = pane.items["graph"]
+    assert np.array_equal(places.pos, snap.graph.place_pos) and len(objects.pos) == 257
+    assert places.visible() and objects.visible() and all(it.visible() for it in pane.items["forest"])
+    assert not pane.items["cloud"][0].visible() and not any(it.visible() for it in pane.items["robot"])
+    lo, hi = np.asarray(snap.bounds)
+    assert np.all(snap.graph.place_pos >= lo - 1e-3) and np.all(snap.graph.place_pos <= hi + 1e-3)
+    assert 30 < hi[0] - lo[0] < 60 and 30 < hi[1] - lo[1] < 60  # the building, in metres
+    assert 0 < len(pane._labels) == len(snap.forest.labels) <= 60
+    assert _image_spread(pane.grab_view()) > 10
+    qtbot.waitUntil(lambda: win.forest_pane.model.rowCount() > 0)
+    assert len(win.forest_pane.model.tree.nodes) == len(snap.tree.nodes) > 253 + 257
+
+    # driving is off, said once in words, never in a dialog
+    drive = (win.controls.explore_button, win.controls.step_button, *win.controls.teleop_buttons.values())
+    assert not any(b.isEnabled() for b in drive) and win.controls.explore_button.toolTip() == NO_WORLD
+    assert win.controls.world_hint.text() == NO_WORLD
+    win.map_pane.view.setFocus()
+    qtbot.keyClick(win.map_pane.view, Qt.Key.Key_W)
+    assert win.statusBar().currentMessage() == NO_WORLD and not win.controller.running
+    assert win.explore(10) is None and win.go_to([0.0, 0.0, 0.0]) is None
+
+    # ask: the answer and its hits, highlighted on the map and in the forest
+    with _wait_job(qtbot, win, "ask", timeout=60000):
+        qtbot.keyClicks(win.query_pane.text, "where is the large TV?")
+        qtbot.keyClick(win.query_pane.text, Qt.Key.Key_Return)
+    hits = win.query_pane.response["hits"]
+    assert "TV" in win.query_pane.answer.toPlainText() and hits and win.query_pane.hits.count() == len(hits)
+    assert "tv" in str(hits[0]["name"]).lower()
+    qtbot.waitUntil(lambda: win.snapshot.hits.ids[:1] == (str(hits[0]["id"]),))
+    assert pane.items["hits"][1].visible() and pane.selected == str(hits[0]["id"])
+    qtbot.waitUntil(lambda: win.forest_pane.selected == str(hits[0]["id"]))
+    qtbot.waitUntil(lambda: win.forest_pane.title.text() == f"{hits[0]['name']}  ·  object")  # its details came
+    assert win.forest_pane.image.isHidden()  # no picture: its caption takes the room
+    assert not win.query_pane.go_button.isEnabled() and win.query_pane.go_button.toolTip() == NO_WORLD
+    assert errors == [] and win.findChild(QMessageBox, "errorDialog") is None
+
+    # a world opened afterwards drives again
+    with _wait_job(qtbot, win, "world"):
+        win.new_world(SMALL_WORLD)
+    assert win.drivable and win.controls.explore_button.isEnabled() and not win.controls.world_hint.isVisible()
+    assert "no world" not in win.windowTitle()
 
 
 def test_errors_show_a_dialog(qtbot, window):

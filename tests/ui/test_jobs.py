@@ -162,3 +162,66 @@ def test_run_scenario_with_the_real_app_writes_the_report_the_gui_opens(tmp_path
     report = services.report_path(result)
     assert report == tmp_path / "report.md" and report.is_file()
     assert result.ok and "trajectory.png" in report.read_text()
+
+
+# ------------------------------------------------------------------------------------- a memory without a world
+def _street_view_gml(folder) -> str:
+    """A tiny street-view graph in the authors' format (no images), two blocks about 1 km apart."""
+    lat0, lon0 = 40.4433, -79.9436
+    views = [("Forbes Ave", "a bus stop with a shelter and a bench", 0.0, 0.0),
+             ("Forbes Ave east", "a coffee shop with outdoor tables and a green awning", 0.0005, 0.0),
+             ("Craig St", "a bookstore beside a bike rack", 0.0, 0.0005),
+             ("Fifth Ave", "a parking lot behind a church", 0.012, 0.006),
+             ("Fifth Ave west", "a pharmacy with a red sign", 0.0115, 0.006)]
+    parts = ['graph [\n  environment "CMU campus"\n']
+    for i, (name, cap, dlon, dlat) in enumerate(views):
+        parts.append(f'  node [ id "n{i}" label "n{i}" type "base" name "{name}" caption "{cap}" '
+                     f'position [ x {lon0 + dlon!r} y {lat0 + dlat!r} z 280.0 ] timestamp "2024-05" level 0 ]\n')
+    parts.append('  node [ id "c0" type "cluster" level 1 name "Forbes and Craig" summary "a bus stop, a coffee '
+                 'shop and a bookstore" members "[\'n0\', \'n1\', \'n2\']" ]\n')
+    parts.append('  node [ id "c1" type "cluster" level 1 name "Fifth Avenue" summary "a parking lot and a pharmacy" '
+                 'members "n3" members "n4" ]\n')
+    parts.append('  node [ id "c2" type "cluster" level 2 name "campus" summary "streets around campus" '
+                 'members "c0" members "c1" ]\n')
+    parts.append('  edge [ source "n0" target "n1" ]\n  edge [ source "n3" target "n4" ]\n]\n')
+    path = folder / "street.gml"
+    path.write_text("".join(parts))
+    return str(path)
+
+
+def test_a_memory_without_a_world_opens_answers_and_refuses_to_drive(tmp_path):
+    from app.cli_memory import import_gml_job
+    from app.session import NO_WORLD, NoWorld
+
+    db = tmp_path / "street.db"
+    drain(import_gml_job(_street_view_gml(tmp_path), db, keep_forest=True))
+    assert jobs.memory_scene(db) is None  # an import names no world
+    st = LabState(autosave_dir=tmp_path / "auto")
+    info = drain(jobs.open_memory(st, CancelToken(), str(db)))
+    assert not info.has_world and info.scene == "" and info.memory_path == str(db) and info.name == "street.db"
+    frame = st.frame()
+    assert not frame.has_world and frame.camera is None and frame.stats["places"] == 5
+
+    snap = st.map_snapshot(force=True)
+    assert snap.robot is None and len(snap.cloud) == 0 and len(snap.path) == 0
+    assert len(snap.graph.place_ids) == 5 and len(snap.graph.traverse) == 4  # two edges, two endpoints each
+    (x0, y0, _), (x1, y1, _) = snap.bounds
+    assert 900 < x1 - x0 < 1100 and 600 < y1 - y0 < 750  # 0.012 deg of longitude, 0.006 of latitude
+    assert np.all(snap.graph.place_pos[:, :2] >= (x0, y0)) and np.all(snap.graph.place_pos[:, :2] <= (x1, y1))
+    assert snap.forest.dz > 30  # levels spaced for a kilometre-wide map, not a room
+    assert [lab.text for lab in snap.forest.labels] == ["campus"]
+
+    out = jobs.ask(st, CancelToken(), QueryParams(text="where can I get a coffee?"))
+    r = out.response
+    assert r["hits"] and r["answer"] and out.thumbnails == {}  # street views come without pictures
+    best = r["hits"][0]
+    assert "coffee" in best["text"] and st.map_snapshot().hits.ids[0] == best["id"]
+    details = jobs.node_details(st, CancelToken(), best["id"])
+    assert details.image is None and "coffee shop" in details.summary
+
+    for drive in (lambda: jobs.teleop(st, CancelToken(), "forward"), lambda: drain(jobs.explore(st, CancelToken(), 3)),
+                  lambda: drain(jobs.go_to(st, CancelToken(), (0.0, 0.0, 0.0)))):
+        with pytest.raises(NoWorld, match=NO_WORLD):
+            drive()
+    assert jobs.save_memory(st, CancelToken()) == str(db)  # the memory itself still saves
+    st.close()

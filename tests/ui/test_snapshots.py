@@ -6,8 +6,10 @@ import pytest
 
 from app.snapshots import (
     LEVEL_COLOURS,
+    MAX_LABELS,
     ForestNode,
     ForestTree,
+    GraphSnapshot,
     PointCloudAccumulator,
     colorize_depth,
     colorize_instances,
@@ -16,6 +18,9 @@ from app.snapshots import (
     forest_tree,
     graph_snapshot,
     hits_layer,
+    label_level,
+    layer_heights,
+    memory_bounds,
     path_points,
     robot_layer,
 )
@@ -95,6 +100,52 @@ def test_forest_layer_stacks_levels_and_links_children():
     # 4->2, 2->1, and 1->sink (objects only: no line to the view)
     assert len(layer.segments) == 6
     assert display_position(tree.node("obj/sink/1"), 3.0, 1.5) == (1.2, 1.0, 0.9)
+
+
+def _street_tree(regions: int, width: float = 2000.0) -> ForestTree:
+    """A site root over ``regions`` level-2 regions (one level-1 area and one view each) spread over
+    ``width`` metres: the shape of a street-view forest."""
+    rng = np.random.default_rng(0)
+    n = {"site": ForestNode("site", 4, "cluster", "site", "", (0.0, 0.0, 0.0), children=("floor",))}
+    n["floor"] = ForestNode("floor", 3, "cluster", "Ground floor: streets", "", (0.0, 0.0, 0.0), parent="site",
+                            children=tuple(f"r{i}" for i in range(regions)))
+    for i in range(regions):
+        x, y = rng.uniform(-width / 2, width / 2, 2)
+        n[f"r{i}"] = ForestNode(f"r{i}", 2, "cluster", f"region {i}", "", (x, y, 0.0), parent="floor",
+                                children=(f"a{i}",), room_type="street")
+        n[f"a{i}"] = ForestNode(f"a{i}", 1, "cluster", f"area {i}", "", (x, y, 0.0), parent=f"r{i}",
+                                children=(f"place/{i}",))
+        n[f"place/{i}"] = ForestNode(f"place/{i}", 0, "place", f"view {i}", "a caption", (x, y, 0.0),
+                                     parent=f"a{i}")
+    return ForestTree(n, ("site",), f"street{regions}")
+
+
+def test_labels_go_on_one_upper_level_that_fits_and_lines_fade_in_crowds():
+    few = forest_layer(_street_tree(12))
+    assert label_level(_street_tree(12)) == 2 and len(few.labels) == 12
+    assert {lab.text for lab in few.labels} == {"street"}
+    crowd = _street_tree(3000)
+    layer = forest_layer(crowd, base_z=80.0, dz=70.0)
+    assert label_level(crowd) == 3 and [lab.text for lab in layer.labels] == ["Ground floor"]
+    assert len(layer.ids) == 2 + 2 * 3000 and len(layer.labels) <= MAX_LABELS
+    assert layer.labels[0].position[2] > 80.0 + 2 * 70.0  # above its node
+    # lines into the 3,000 regions fade; the tree of 12 keeps full-strength lines
+    assert np.median(layer.segment_colors[:, 3]) < 0.5 * np.median(few.segment_colors[:, 3])
+    assert label_level(crowd, max_labels=0) is None and forest_layer(crowd, max_labels=0).labels == ()
+
+
+def test_memory_bounds_and_layer_heights_scale_with_the_memory():
+    tree = _street_tree(50, width=1500.0)
+    xy = np.array([n.position for n in tree.nodes.values() if n.level == 0], np.float32)
+    g = GraphSnapshot((), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32), (),
+                      np.array([[900.0, 0.0, 12.0]], np.float32), np.zeros((0, 3), np.float32))
+    lo, hi = memory_bounds(g, tree)
+    assert hi[0] == pytest.approx(900.0) and lo[0] == pytest.approx(xy[:, 0].min()) and hi[2] == 12.0
+    base_z, dz = layer_heights((lo, hi))
+    assert dz == pytest.approx(0.035 * max(hi[0] - lo[0], hi[1] - lo[1])) and base_z == pytest.approx(12.0 + dz)
+    assert layer_heights(((0, 0, 0), (10, 8, 2.5))) == pytest.approx((2.5 + 1.6, 1.6))  # a house keeps its sizes
+    assert memory_bounds(GraphSnapshot((), *(np.zeros((0, 3), np.float32),) * 2, (), *(np.zeros((0, 3)),) * 2)) \
+        == ((-0.5, -0.5, 0.0), (0.5, 0.5, 1.0))
 
 
 def test_forest_tree_helpers():

@@ -113,6 +113,41 @@ def test_controls_pane_spec_speed_and_state(qtbot):
     assert sig.args == ["left"]
 
 
+def test_panes_of_a_memory_without_a_world(qtbot):
+    from app.session import NO_WORLD
+    from ui.qt_map_pane import grid_spacing, marker_size
+
+    c = QtControlsPane()
+    qtbot.addWidget(c)
+    c.set_session_open(True, NO_WORLD)
+    drive = (c.explore_button, c.step_button, *c.teleop_buttons.values())
+    assert not any(w.isEnabled() for w in drive) and all(w.toolTip() == NO_WORLD for w in drive)
+    assert c.save_button.isEnabled() and c.world_hint.text() == NO_WORLD and not c.world_hint.isHidden()
+    c.set_session_open(True)  # a world again
+    assert all(w.isEnabled() for w in drive) and c.world_hint.isHidden()
+
+    q = QtQueryPane()
+    qtbot.addWidget(q)
+    q.set_features(None, None)
+    q.set_no_world(NO_WORLD)
+    caption = "A quiet street with a coffee shop on the corner, " * 6
+    hits = [{"id": "place/7", "name": "view 7", "text": caption, "score": 0.7, "level": 0, "position": [1, 2, 0]}]
+    q.set_outcome(QueryOutcome({"answer": "Try view 7.", "goal": [1, 2, 0], "hits": hits}, {}))
+    assert not q.go_button.isEnabled() and q.go_button.toolTip() == NO_WORLD
+    assert "coffee shop on the corner" in q.answer.toPlainText()  # the caption quoted under the answer
+    assert len(q.hits.item(0).text()) > 200  # no picture: more of the caption where it would be
+    q.set_no_world(None)
+    assert q.go_button.isEnabled()
+
+    cam = QtCameraPane()
+    qtbot.addWidget(cam)
+    cam.set_frame(SessionFrame(0, None, None, {}, None, has_world=False))
+    assert "no camera" in cam.info.text()
+
+    assert grid_spacing(20) == 1.0 and 1500 / grid_spacing(1500) <= 60 and grid_spacing(3000) >= 50
+    assert marker_size(13.0, 100) == 13.0 and 13.0 / 3 <= marker_size(13.0, 5000) < 6.0
+
+
 def test_llm_dialog_test_connection_reports_a_failure(qtbot):
     from memory.llm import LLMConfig
 

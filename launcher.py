@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--image", help="query by image (PNG/JPEG)")
     s.add_argument("--batch", help="file with one question per line; JSON lines out")
     s.add_argument("--robot", help="robot position 'x,y[,floor]' for the spatial prior and path lengths")
+    s.add_argument("--priors", action="append", default=[], metavar="PACK.yaml",
+                   help="a prior pack (synonyms, needs, region types) added to the memory's own; may repeat")
     s.add_argument("--config", help="YAML file with encoder/LLM settings")
     s.add_argument("--json", action="store_true")
 

@@ -1,5 +1,5 @@
 """``launcher.py query MEM.db "question" [--top-k K] [--retriever forest|flat|llm] [--generator template|llm]
-[--image PATH] [--batch FILE] [--robot x,y[,floor]] [--config YAML] [--json]``.
+[--image PATH] [--batch FILE] [--robot x,y[,floor]] [--priors PACK.yaml ...] [--config YAML] [--json]``.
 
 One question (text, an image, or both) prints the answer and the hits (``--json``: the
 DESIGN.md shape); ``--batch FILE`` answers one question per line as JSON lines, loading the
@@ -18,6 +18,7 @@ from app.config import LabConfig, load_lab_config
 from app.query import QueryEngine, QueryRequest, QueryResponse, load_query_image
 from memory.core import EmbodiedMemory
 from memory.llm import ChatClient
+from memory.priors import load_pack, merge_packs
 from memory.query import MAX_QUERY_CHARS
 from memory.retrieval import RobotPose
 from sim.errors import LabError
@@ -126,7 +127,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not Path(db).exists():
         raise QueryCommandError(f"memory file {db} does not exist (make one with 'explore' or 'import-gml')")
     client = _llm_client(config, retriever, generator)
+    packs = [load_pack(f) for f in getattr(args, "priors", None) or []]
     with EmbodiedMemory.open(db, config.memory, create=False, readonly=True) as memory:
+        if packs:  # the user's knowledge first, then what the memory was built with
+            memory.priors = merge_packs([*packs, memory.priors])
         if image is not None:
             _check_image_support(memory, db, config)
         engine = QueryEngine(memory, config=config.query, llm=client).warm()

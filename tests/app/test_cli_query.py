@@ -158,3 +158,16 @@ def test_image_query_end_to_end_with_a_configured_image_encoder(capsys, house_wo
     d = json.loads(out)
     assert code == 0 and list(d)[:8] == DESIGN_KEYS and d["query"].startswith("[image")
     assert target.id in [h["id"] for h in d["hits"]] and d["goal"] is not None
+
+
+def test_a_users_prior_pack_adds_words_and_bad_packs_give_one_line(capsys, house_world, tmp_path):
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("name: mine\nsynonyms:\n  - [fridge, icebox]\n")
+    code, out, _ = _run(capsys, house_world.path, "where is the icebox?", "--priors", pack, "--json")
+    d = json.loads(out)
+    assert code == 0 and d["analysis"].get("target") == "icebox" and d["found"] is True
+    assert d["hits"][0]["label"] == "fridge"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rooms: {}\n")
+    code, _, err = _run(capsys, house_world.path, "where is the icebox?", "--priors", bad)
+    assert code == 2 and "unknown keys rooms; valid:" in _error_line(err)

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from memory.errors import LLMError
@@ -137,8 +138,7 @@ class _Facts:
             if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
                 rec = self.record(cid)
                 if rec is not None:
-                    name = rec.room_type or (rec.name[:1].lower() + rec.name[1:])
-                    return name, cid
+                    return rec.room_type or _region_phrase(rec.name), cid
         rec = self.record(hit.id)
         return (getattr(rec, "room_guess", "") or ""), ""
 
@@ -255,19 +255,42 @@ def _first_sentence(text: str) -> str:
     return (m.group(1) if m else t).rstrip(".")
 
 
-def _quote(hit: Hit) -> str:
-    """A short quotation of the hit's caption (street views, described places); "" for bare objects."""
+def _quote(hit: Hit, question: str = "", words: Any = ()) -> str:
+    """The sentence of a place's caption that bears on the question (it names what was asked, or
+    shares the most words with the question); "" for bare objects."""
     if hit.kind != "place":
         return ""
     t = " ".join(str(hit.text).split())
     first = _first_sentence(t)
-    rest = t[len(first):].lstrip(". ")
-    body = rest if first and len(first) <= 60 and rest else t
-    return body if len(body) <= 220 else body[:217].rsplit(" ", 1)[0] + "..."
+    body = t[len(first):].lstrip(". ") if first and len(first) <= 60 and len(t) > len(first) + 2 else t
+    sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", body) if x.strip()]
+    if not sentences:
+        return ""
+    q = {w for w in re.findall(r"[a-z0-9]+", question.lower()) if len(w) > 2 and w not in _GENERIC}
+
+    def rank(x: str) -> tuple[int, int]:
+        low = f" {re.sub(r'[^a-z0-9]+', ' ', x.lower())} "
+        named = any(f" {re.sub(r'[^a-z0-9]+', ' ', w.lower()).strip()} " in low for w in words if w)
+        return int(named), len(q & set(low.split()))
+
+    best = max(sentences, key=rank)  # the first of equals: captions open with the gist
+    return best if len(best) <= 240 else best[:237].rsplit(" ", 1)[0] + "..."
 
 
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
+
+
+_EPOCH_DATES = 3.0e8  # timestamps past 1979 are dates, not seconds since the robot started
+_REGION_WORDS = frozenset("area open room region place block street neighbourhood neighborhood zone site".split())
+
+
+def _region_phrase(name: str) -> str:
+    """A region's name as it reads mid-sentence: common words lower-cased, proper names kept,
+    the part after a colon (its contents list) left out."""
+    head = name.split(":", 1)[0].strip()
+    first = head.split(" ", 1)[0]
+    return head[:1].lower() + head[1:] if first.lower() in _REGION_WORDS else head
 
 
 def _secs(t: float) -> str:
@@ -327,6 +350,9 @@ class TemplateGenerator:
             t, step = rec.timestamp, rec.step
         else:
             return ""
+        if t >= _EPOCH_DATES:  # an absolute date (imported data: "2023-12"), not seconds into a run
+            d = datetime.fromtimestamp(t, UTC)
+            return f"in {d:%B %Y}" if (d.day, d.hour, d.minute) == (1, 0, 0) else f"on {d:%d %B %Y}"
         if t:
             return f"at {_secs(t)} (step {step})"
         return f"at step {step}" if step else ""
@@ -357,11 +383,14 @@ class TemplateGenerator:
         where = self._where(best, facts, robot)
         when = self._when(best, facts, last=q.temporal != "first")
         name = _title(best)
-        quote = _quote(best)
+        quote = _quote(best, q.text, [*_asked_words(q), *(t for t, w in q.categories if w >= 0.8)])
         if q.type == QueryType.IMPLICIT:
             aff = _afforded(q, best, facts.priors)
             lead = f"For {aff}, try" if aff.split(" ", 1)[0] in ("somewhere", "something", "someplace") else "Try"
             text = f"{lead} {name} {where}."
+            if quote:
+                text += f" I noted: \"{quote}\""
+                quote = ""
             others = [h for h in hits[1:4] if h.id != best.id
                       and result.facts.get("similarity", {}).get(h.id, 0.0) >= self.config.found_similarity - 0.05][:2]
             if others:

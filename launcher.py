@@ -127,12 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
 
     s = sub.add_parser("eval", help="evaluate retrievers on suites of worlds and generated queries")
-    s.add_argument("--suite", default="smoke", help="suite name (smoke, standard)")
+    s.add_argument("--suite", default="smoke", help="suite name (smoke, standard, building99, cmu500)")
     s.add_argument("--scenes", nargs="+", help="explicit scene specs instead of a suite")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--workers", type=int, default=1, help="parallel workers (Ray) when > 1")
     s.add_argument("--ray-address", help="Ray cluster address (default: local Ray)")
-    s.add_argument("--retrievers", nargs="+", help="retrievers to compare (default: flat forest [llm])")
+    s.add_argument("--retrievers", nargs="+",
+                   help="systems to compare (default: random flat flat+analysis forest-analysis forest [llm])")
+    s.add_argument("--split", choices=["dev", "test"], help="question bank split (default: the suite's, test)")
+    s.add_argument("--perception", nargs="+", choices=["oracle", "clip"],
+                   help="perception modes (default: the suite's; standard runs oracle and clip)")
     s.add_argument("--config", help="YAML file with LLM/retrieval settings (an 'llm' section adds the llm retriever)")
 
     s = sub.add_parser("bench", help="benchmarks that print figures")

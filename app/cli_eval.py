@@ -200,10 +200,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- eval
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate retrievers on a suite (or the given scenes); write results and print the table."""
+    from dataclasses import replace
+
     from app.evaluate import EvalOptions, evaluate, get_suite, suite_for_scenes
 
     config = load_lab_config(getattr(args, "config", None))
     suite = suite_for_scenes(args.scenes) if args.scenes else get_suite(args.suite)
+    if getattr(args, "split", None):
+        suite = replace(suite, split=args.split)
+    if getattr(args, "perception", None):
+        suite = replace(suite, perceptions=tuple(dict.fromkeys(args.perception)))
     options = EvalOptions(retrievers=tuple(args.retrievers or ()), workers=args.workers,
                           ray_address=args.ray_address, config=config)
     options.resolved_retrievers()  # bad names fail before any work

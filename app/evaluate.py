@@ -1,24 +1,22 @@
-"""The headless evaluation harness: worlds x generated questions x retrievers -> a table and plots.
+"""The headless evaluation harness: worlds x perception modes x bank questions x systems -> tables.
 
 ``evaluate(suite, out_dir, options)`` is a progress generator (the CLI shows a bar with an ETA;
-``launcher.py eval``). For every world of the suite, one unit of work (``evaluate_world``):
+``launcher.py eval``). One unit of work per world and perception mode (``app.eval_world``):
+explore the world (recording which instances were in view), fill the question bank
+(``assets/eval/bank.yaml``, ``app.eval_bank``) of the suite's split from the world, ask every
+question as every system - the ``random`` baseline, ``flat``, ``flat + analysis``,
+``forest - analysis``, ``forest`` and ``llm`` when configured (``app.eval_ablation``) - score the
+answers against the world and drive to some of them.
 
-1. explore the world to completion (frontier exploration, at most ``steps``), memory in RAM;
-2. generate ground-truth questions from the world's semantic truth about what the robot saw
-   (``app.queries``: explicit, implicit, global, temporal, relational; several phrasings);
-3. answer every question with every retriever (``flat``, ``forest``, and ``llm`` when an LLM is
-   configured) through ``app.query`` with the template generator, and score the hits;
-4. for the first ``nav_per_type`` questions of each type (not global), drive from the world's
-   start to the answer's goal and judge the drive against the objects that satisfy the
-   question (``app.eval_metrics``): success within 1 m of a satisfying footprint, SPL against
-   the ground-truth shortest path to that region.
+Per perception mode, question type and system the table gives top-1 / top-k / exact-object top-1,
+navigation success and SPL, latency p50/p95 and LLM calls per question, and unanswerable
+precision / recall. Everything but the latencies is deterministic: each world's work starts from
+scratch (its own simulator, encoder and memory; the encoder's query cache is emptied before every
+question), so running worlds as Ray tasks (``--workers N``, ``app.eval_ray``) gives the same
+table as the serial run (``EvalResult.markdown(timings=False)`` is the part that must match).
 
-Per query type and retriever the table gives top-1 / top-k accuracy, navigation success and SPL,
-latency p50/p95 (analysis + retrieval + answer) and LLM calls per query. Everything but the
-latencies is deterministic: each world's work starts from scratch (its own simulator, encoder and
-memory; the encoder's query cache is emptied before every question), so running worlds as Ray
-tasks (``--workers N``, ``app.eval_ray``) gives the same table as the serial run
-(``EvalResult.markdown(timings=False)`` is the part that must match).
+``score_queries`` / ``summarise`` below serve scenario runs (``app.scenario``), which still ask
+the generated questions of ``app.queries``.
 """
 from __future__ import annotations
 
@@ -35,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from app.config import LabConfig
+from app.eval_ablation import VARIANTS
 from app.eval_metrics import Navigator, llm_calls_of, score_response
 from app.progress import Cancelled, CancelToken, Progress
-from app.queries import QUERY_TYPES, GroundTruthQuery, generate_queries, sightings_from_memory
+from app.queries import QUERY_TYPES, GroundTruthQuery
 from sim.errors import ConfigError, LabError
 from sim.registry import Registry
 
@@ -49,7 +48,8 @@ __all__ = ["SuiteWorld", "Suite", "SUITES", "get_suite", "suite_for_scenes", "Ev
 
 UNITS = 100  # progress units per world: exploration takes the first EXPLORE_SHARE of them
 EXPLORE_SHARE = 40
-KNOWN_RETRIEVERS = ("flat", "forest", "llm")
+KNOWN_RETRIEVERS = VARIANTS
+PERCEPTIONS = ("oracle", "clip")
 
 
 class EvalError(LabError):
@@ -82,25 +82,33 @@ class Suite:
     nav_per_type: int = 4
     nav_max_steps: int = 800
     top_k: int = 5
+    split: str = "test"
+    perceptions: tuple[str, ...] = ("oracle",)
+    bank: str | None = None  # a question bank file; None: assets/eval/bank.yaml
 
     def __post_init__(self) -> None:
         if not self.worlds:
             raise ConfigError(f"suite {self.name!r} has no worlds")
         if self.max_per_type < 1 or self.per_intent < 1 or self.nav_per_type < 0 or self.nav_max_steps < 1:
             raise ConfigError("suite per_intent, max_per_type and nav_max_steps must be >= 1, nav_per_type >= 0")
+        if self.split not in ("dev", "test"):
+            raise ConfigError(f"suite split must be dev or test, got {self.split!r}")
+        bad = [p for p in self.perceptions if p not in PERCEPTIONS]
+        if bad or not self.perceptions:
+            raise ConfigError(f"unknown perception mode {bad[0] if bad else ''!r}. Available: {', '.join(PERCEPTIONS)}")
 
 
 SUITES: Registry[Suite] = Registry("suite")
 SUITES.register("smoke", Suite(
     name="smoke", description="two small worlds, few questions: under a minute, for tests",
     worlds=(SuiteWorld(spec="house:seed=3,rooms=4", steps=1200), SuiteWorld(spec="rooms:n=3,seed=1", steps=600)),
-    max_per_type=8, nav_per_type=2, nav_max_steps=500))
+    nav_per_type=2, nav_max_steps=500))
 SUITES.register("standard", Suite(
     name="standard", description="three houses, an office, a two-floor house and a campus",
     worlds=(SuiteWorld(spec="house:seed=3,rooms=6", steps=2000), SuiteWorld(spec="house:seed=5,rooms=8", steps=2500),
             SuiteWorld(spec="house:seed=11,rooms=5", steps=2000), SuiteWorld(spec="office:seed=1", steps=3000),
             SuiteWorld(spec="multifloor:seed=2,floors=2", steps=3500), SuiteWorld(spec="campus:seed=4", steps=5000)),
-    max_per_type=16, nav_per_type=5, nav_max_steps=1200))
+    nav_per_type=3, nav_max_steps=1200, perceptions=("oracle", "clip")))
 
 
 def get_suite(name: str) -> Suite:
@@ -131,8 +139,8 @@ def suite_for_scenes(specs: Sequence[str], *, steps: int = 3000, base: Suite | N
 
 
 def default_retrievers(config: LabConfig) -> tuple[str, ...]:
-    """``flat`` and ``forest``, plus ``llm`` when the config has an LLM."""
-    return ("flat", "forest", "llm") if config.llm is not None else ("flat", "forest")
+    """Every baseline and ablation (``app.eval_ablation``), plus ``llm`` when the config has an LLM."""
+    return VARIANTS if config.llm is not None else tuple(v for v in VARIANTS if v != "llm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +173,7 @@ class WorldJob:
     suite: Suite
     retrievers: tuple[str, ...]
     config: LabConfig
+    perception: str = "oracle"
 
 
 @dataclass
@@ -176,73 +185,18 @@ class WorldResult:
     kind: str
     stats: dict[str, Any]
     records: list[dict[str, Any]]
+    perception: str = "oracle"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "spec": self.spec, "kind": self.kind, "stats": self.stats,
-                "records": self.records}
-
-
-def _world_config(config: LabConfig) -> LabConfig:
-    # text questions only: image vectors are not read by text retrieval unless w_image_text > 0
-    if config.query.retrieval.w_image_text > 0:
-        return config
-    return replace(config, memory=replace(config.memory, image_encoder=None))
+        return {"index": self.index, "spec": self.spec, "kind": self.kind, "perception": self.perception,
+                "stats": self.stats, "records": self.records}
 
 
 def evaluate_world(job: WorldJob, cancel: CancelToken | None = None) -> Generator[Progress, None, WorldResult]:
-    """Explore one world, ask its generated questions with every retriever, drive to the answers.
+    """One world in one perception mode (``app.eval_world.evaluate_world``); yields ``UNITS`` of progress."""
+    from app.eval_world import evaluate_world as run
 
-    Yields ``Progress`` in ``UNITS`` per world; returns a ``WorldResult``.
-    """
-    from app.query import QueryConfig, QueryEngine
-    from app.session import Session
-    from memory.llm import ChatClient
-
-    suite, world = job.suite, job.world
-    t0 = time.perf_counter()
-    config = _world_config(job.config)
-    with Session(world.spec, config=config, seed=world.seed) as session:
-        gen = session.explore(world.steps, cancel, report_every=50)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                summary = stop.value
-                break
-            frac = min(1.0, p.done / max(1, world.steps))
-            yield Progress("explore", int(EXPLORE_SHARE * frac), UNITS, f"{world.spec}: exploring, {p.message}")
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        explore_s = time.perf_counter() - t0
-        memory, info = session.memory, session.scene.info
-        queries = generate_queries(info, seed=suite.query_seed, per_intent=suite.per_intent,
-                                   max_per_type=suite.max_per_type, sightings=sightings_from_memory(memory),
-                                   seen_only=True)
-        nav_ids = _nav_subset(queries, suite.nav_per_type)
-        client = ChatClient(config.llm) if config.llm is not None and "llm" in job.retrievers else None
-        engine = QueryEngine(memory, config=QueryConfig(top_k=suite.top_k), llm=client).warm()
-        with Navigator(session, max_steps=suite.nav_max_steps) as nav:
-            qgen = score_queries(engine, queries, job.retrievers, info=info, top_k=suite.top_k, nav=nav,
-                                 nav_ids=nav_ids, extra={"world": world.spec, "world_index": job.index}, cancel=cancel)
-            while True:
-                try:
-                    done, total, msg = next(qgen)
-                except StopIteration as stop:
-                    records = stop.value
-                    break
-                yield Progress("eval", EXPLORE_SHARE + int((UNITS - EXPLORE_SHARE) * done / max(1, total)), UNITS,
-                               f"{world.spec}: {msg} ({done}/{total})")
-        ep = summary.episode
-        st = memory.stats()
-        stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
-                 "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
-                 "objects_seen": st["objects"], "world_objects": len(info.objects), "rooms_found": st["rooms"],
-                 "world_rooms": len(info.rooms), "floors": len(info.floors), "queries": len(queries),
-                 "navigated": len(nav_ids), "explore_s": round(explore_s, 1),
-                 "eval_s": round(time.perf_counter() - t0 - explore_s, 1)}
-    log.info("evaluated %s: %d queries x %d retrievers in %.0f s", world.spec, len(queries), len(job.retrievers),
-             time.perf_counter() - t0)
-    return WorldResult(job.index, world.spec, info.kind, stats, records)
+    return (yield from run(job, cancel))
 
 
 def _nav_subset(queries, per_type: int) -> set[str]:
@@ -332,9 +286,10 @@ def summarise_worlds(worlds: Sequence[WorldResult], retrievers: Sequence[str]) -
     out = []
     for w in worlds:
         for r in retrievers:
-            rows = [x for x in w.records if x["retriever"] == r]
+            rows = [x for x in w.records if x["retriever"] == r and x.get("type") != "unanswerable"]
             if rows:
-                out.append({"world": w.spec, "retriever": r, **_row(rows)})
+                out.append({"world": w.spec, "perception": getattr(w, "perception", "oracle"), "retriever": r,
+                            **_row(rows)})
     return out
 
 
@@ -363,7 +318,9 @@ class EvalResult:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        return summarise(self.records, self.retrievers)
+        from app.eval_world import summarise as summarise_bank
+
+        return summarise_bank(self.records, self.retrievers)
 
     @property
     def report_path(self) -> str | None:
@@ -374,30 +331,25 @@ class EvalResult:
 
         ``timings=False`` leaves out latencies and wall times: what remains is deterministic.
         """
-        head = ["type", "retriever", "n", "top-1", "top-k", "nav n", "nav success", "SPL"]
-        head += ["p50 ms", "p95 ms"] if timings else []
-        head += ["LLM calls/q"]
-        lines = [f"## Suite `{self.suite.name}`: {len(self.worlds)} worlds, retrievers {', '.join(self.retrievers)}",
-                 "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in self.rows:
-            cells = [r["type"], r["retriever"], str(r["n"]), _f(r["top1"]), _f(r["topk"]), str(r["nav_n"]),
-                     _f(r["nav_success"]), _f(r["spl"])]
-            cells += [_f(r["p50_ms"]), _f(r["p95_ms"])] if timings else []
-            cells += [_f(r["llm_calls"])]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "### Per world", "", "| world | retriever | n | top-1 | top-k | nav success | SPL |",
-                  "|---|---|---|---|---|---|---|"]
+        from app.eval_world import render_tables
+
+        lines = [render_tables(self.rows, suite=self.suite.name, split=self.suite.split, n_worlds=len(self.worlds)
+                               // max(1, len(self.suite.perceptions)), top_k=self.suite.top_k, timings=timings)]
+        lines += ["### Per world", "", "| world | perception | system | n | top-1 | top-k | nav success | SPL |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in summarise_worlds(self.worlds, self.retrievers):
-            lines.append(f"| `{r['world']}` | {r['retriever']} | {r['n']} | {_f(r['top1'])} | {_f(r['topk'])} | "
-                         f"{_f(r['nav_success'])} | {_f(r['spl'])} |")
-        lines += ["", "### Worlds", "", "| world | steps | coverage | objects seen / in world | rooms found / true"
+            lines.append(f"| `{r['world']}` | {r['perception']} | {r['retriever']} | {r['n']} | {_f(r['top1'])} | "
+                         f"{_f(r['topk'])} | {_f(r['nav_success'])} | {_f(r['spl'])} |")
+        lines += ["", "### Worlds", "", "| world | perception | steps | coverage | objects in view / in world | "
+                  "objects in memory | rooms found / true | questions"
                   + (" | explore s | eval s |" if timings else " |"),
-                  "|---|---|---|---|---|" + ("---|---|" if timings else "")]
+                  "|---|---|---|---|---|---|---|---|" + ("---|---|" if timings else "")]
         for w in self.worlds:
             s = w.stats
             cov = "–" if s["coverage"] is None else f"{100 * s['coverage']:.1f}%"
-            row = (f"| `{w.spec}` | {s['steps']} | {cov} | {s['objects_seen']} / {s['world_objects']} | "
-                   f"{s['rooms_found']} / {s['world_rooms']} |")
+            row = (f"| `{w.spec}` | {w.perception} | {s['steps']} | {cov} | {s['objects_seen']} / "
+                   f"{s['world_objects']} | {s.get('memory_objects', '–')} | {s['rooms_found']} / {s['world_rooms']}"
+                   f" | {s['queries']} |")
             lines.append(row + (f" {s['explore_s']} | {s['eval_s']} |" if timings else ""))
         lines += ["", _legend(self.suite)]
         if timings:
@@ -414,13 +366,20 @@ class EvalResult:
 
 
 def _legend(suite: Suite) -> str:
-    return (f"top-1 / top-k (k = {suite.top_k}): the top hit / any hit is an object that satisfies the question or "
-            "within 1 m of one; global questions are scored on the answer's facts (counts, room types, a description "
-            "close to the reference). Navigation: the first "
-            f"{suite.nav_per_type} non-global questions of each type per world, driven from the world's start to the "
-            "answer's goal on the robot's own map; success = the robot ends within 1 m of the footprint of a "
-            "satisfying object; SPL against the ground-truth shortest path to that region. Latency: analysis + "
-            "retrieval + template answer, per question. 'all' pools every question.")
+    return (f"Questions: the `{suite.split}` split of the hand-written bank (assets/eval/bank.yaml), filled from each "
+            "world; ground truth from the world (object table, boxes, rooms, the exploration's visibility log), never "
+            "from the memory. top-1 / top-k (k = "
+            f"{suite.top_k}): the top hit / any hit is a satisfying object (by the simulator's instance) or, for a "
+            "view, place or area hit, lies within 1 m of one's footprint; exact top-1: the top hit is a satisfying "
+            "object itself. Global: counts and room types stated exactly in the answer. Unanswerable: right when "
+            "the answer says nothing in memory answers it (found = false). Systems: random (k random leaves, never "
+            "abstains), flat (naive RAG), flat + analysis (flat with the analyser's attribute/category bonuses), "
+            "forest − analysis (the forest given only the question text and its coarse type), forest, llm. "
+            f"Navigation: the first {suite.nav_per_type} answerable questions per type with satisfying world objects, "
+            "driven from the world's start to the answer's goal; success = within 1 m of a satisfying object's "
+            "footprint; SPL against the ground-truth shortest path to that region. 'answerable' pools every type "
+            "but unanswerable. Perception `oracle` reads the simulator's instance labels, colours and materials; "
+            "`clip` labels crops zero-shot.")
 
 
 # ------------------------------------------------------------------------------------------ runner
@@ -445,7 +404,8 @@ def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | No
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise EvalError(f"cannot create the output folder {out}: {e.strerror or e}") from None
-    jobs = [WorldJob(i, w, suite, retrievers, opts.config) for i, w in enumerate(suite.worlds)]
+    jobs = [WorldJob(k, w, suite, retrievers, opts.config, perception)
+            for k, (perception, w) in enumerate((p, w) for p in suite.perceptions for w in suite.worlds)]
     total = UNITS * len(jobs)
     t0 = time.perf_counter()
     if opts.workers > 1 or opts.ray_address:

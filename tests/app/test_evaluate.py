@@ -56,7 +56,8 @@ def _without_timings(results: dict) -> list[dict]:
 
 
 def _result(results: dict) -> EvalResult:
-    worlds = [WorldResult(w["index"], w["spec"], w["kind"], w["stats"], w["records"]) for w in results["worlds"]]
+    worlds = [WorldResult(w["index"], w["spec"], w["kind"], w["stats"], w["records"], w.get("perception", "oracle"))
+              for w in results["worlds"]]
     return EvalResult(get_suite("smoke"), tuple(results["retrievers"]), worlds, results["wall_s"],
                       results["workers"])
 
@@ -74,10 +75,12 @@ def test_smoke_suite_writes_results_table_and_plots(smoke_serial, capsys):
     assert {p.name for p in out.iterdir()} >= {"results.json", "table.md", "accuracy.png", "navigation.png",
                                                "latency.png"}
     d = _load(out)
-    assert d["retrievers"] == ["flat", "forest"] and len(d["worlds"]) == len(SUITES.get("smoke").worlds)
+    assert d["retrievers"] == ["random", "flat", "flat+analysis", "forest-analysis", "forest"]
+    assert len(d["worlds"]) == len(SUITES.get("smoke").worlds)
     table = (out / "table.md").read_text(encoding="utf-8")
-    head = "| type | retriever | n | top-1 | top-k | nav n | nav success | SPL | p50 ms | p95 ms | LLM calls/q |"
-    assert head in table
+    head = ("| type | system | n | top-1 | top-5 | exact top-1 | nav n | nav success | SPL | p50 ms | p95 ms | "
+            "LLM calls/q |")
+    assert head in table and "perception `oracle`, `test` split" in table
     for w in d["worlds"]:
         assert w["stats"]["coverage"] >= 0.9 and w["stats"]["queries"] > 0
     for r in d["summary"]:
@@ -92,13 +95,14 @@ def test_smoke_suite_writes_results_table_and_plots(smoke_serial, capsys):
         assert n["success"] == (near and n["stop_reason"] != "no goal in the answer")
 
 
-def test_forest_beats_flat_on_implicit_questions(smoke_serial):
+def test_every_table_has_the_random_baseline_and_the_ablations(smoke_serial):
     rows = {(r["type"], r["retriever"]): r for r in _load(smoke_serial)["summary"]}
-    forest, flat = rows[("implicit", "forest")], rows[("implicit", "flat")]
-    assert forest["n"] == flat["n"] >= 8
-    assert forest["top1"] >= flat["top1"] + 0.3
-    assert forest["nav_success"] > flat["nav_success"]
-    assert rows[("all", "forest")]["top1"] >= 0.9
+    forest, rnd = rows[("answerable", "forest")], rows[("answerable", "random")]
+    assert forest["n"] == rnd["n"] == rows[("answerable", "forest-analysis")]["n"] >= 40
+    assert rnd["top1"] <= 0.25 and forest["top1"] >= rnd["top1"] + 0.4
+    assert forest["top1"] >= rows[("answerable", "forest-analysis")]["top1"]
+    assert rows[("all", "random")]["unans_recall"] == 0.0  # random never abstains
+    assert rows[("all", "forest")]["unans_recall"] >= 0.5
 
 
 def test_two_ray_workers_give_the_serial_table(smoke_serial, tmp_path):
@@ -208,7 +212,8 @@ def test_suites_and_options_fail_with_the_valid_choices():
         EvalOptions(retrievers=("flat", "bm25")).resolved_retrievers()
     with pytest.raises(EvalError, match="needs an LLM server"):
         EvalOptions(retrievers=("llm",)).resolved_retrievers()
-    assert EvalOptions().resolved_retrievers() == ("flat", "forest")
+    assert EvalOptions().resolved_retrievers() == ("random", "flat", "flat+analysis", "forest-analysis", "forest")
+    assert get_suite("standard").perceptions == ("oracle", "clip") and get_suite("smoke").split == "test"
     with pytest.raises(SceneSpecError):
         suite_for_scenes(["castle:seed=1"])
     custom = suite_for_scenes(["rooms:n=2,seed=0"], steps=100)

@@ -22,6 +22,7 @@ from pathlib import Path
 from app.config import LabConfig
 from app.exploration import ExploreResult, ExploreSnapshot
 from app.exploration import explore as explore_loop
+from app.priors import pack_for_scene
 from app.progress import CancelToken, Progress
 from app.robot_map import load_robot_map, save_robot_map
 from memory.core import EmbodiedMemory
@@ -119,9 +120,11 @@ class Session:
             if memory is not None:
                 self.memory = memory
             elif memory_path is not None:
-                self.memory = EmbodiedMemory.open(memory_path, self.config.memory)
+                # an existing file keeps the prior pack it was built with
+                self.memory = EmbodiedMemory.open(memory_path, self.config.memory,
+                                                  default_priors=pack_for_scene(self.scene))
             else:
-                self.memory = EmbodiedMemory(self.config.memory)
+                self.memory = EmbodiedMemory(self.config.memory, priors=pack_for_scene(self.scene))
         except BaseException:
             self.sim.close()
             raise

@@ -109,11 +109,13 @@ class EmbodiedMemory:
 
     def __init__(self, config: MemoryConfig | None = None, *, store: MemoryStore | None = None,
                  text_encoder: Encoder | None = None, image_encoder: Encoder | None = None,
-                 perceiver: Perceiver | None = None, llm=None, priors: PriorPack | None = None) -> None:
+                 perceiver: Perceiver | None = None, llm=None, priors: PriorPack | None = None,
+                 default_priors: PriorPack | None = None) -> None:
         self.config = config or MemoryConfig()
-        # world knowledge beside what the memory holds: given, else the pack stored in the file, else general
+        # world knowledge beside what the memory holds: ``priors`` when given, else the pack stored in the
+        # file, else ``default_priors`` (a file written before packs were recorded), else the general pack
         self._priors_given = priors is not None
-        self.priors = priors if priors is not None else general_pack()
+        self.priors = priors if priors is not None else (default_priors or general_pack())
         self.store = store
         self.text_encoder = text_encoder or make_encoder(self.config.text_encoder)
         if image_encoder is None and self.config.image_encoder is not None:
@@ -135,7 +137,7 @@ class EmbodiedMemory:
         self._text_pending: set[str] = set()
         self._image_pending: set[str] = set()
         self.views = ViewVectors()  # object image vectors: mean over crops from distinct bearings
-        self.meta: dict = {}
+        self.meta: dict = {"priors": self.priors.to_dict()} if default_priors is not None and priors is None else {}
         # callables(store) run inside every checkpoint's transaction (the app saves the robot's map)
         self.checkpoint_hooks: list = []
 
@@ -156,7 +158,7 @@ class EmbodiedMemory:
     def _load(self) -> None:
         assert self.store is not None
         snap = self.store.load()
-        self.meta = dict(snap.meta)
+        self.meta = {**self.meta, **snap.meta}
         if not self._priors_given and isinstance(self.meta.get("priors"), dict):
             try:
                 self.priors = pack_from_dict(self.meta["priors"], "the memory file's prior pack")

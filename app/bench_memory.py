@@ -4,12 +4,19 @@
   checkpoints to a memory file) on ``house:seed=3,rooms=6``;
 - batch forest build for 1k / 10k / 100k synthetic leaves with precomputed embeddings;
 - incremental insert latency p50 / p99 with 10k leaves already in the forest;
-- bytes per leaf on disk for the explored house.
+- bytes per leaf on disk for the explored house;
+- the authors' CMU street-view graph (3,313 captioned panoramas): ``import-gml`` cold (an empty
+  embedding cache: every caption embedded), warm (the same file again: every vector from the cache)
+  and the geographic forest rebuild over the cached vectors. The imports run the CLI in a child
+  process, as a user would, so their times include starting Python and loading the model.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +28,10 @@ from memory.types import Leaf, NodeKind
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_memory_bench", "synthetic_leaves"]
+__all__ = ["run_memory_bench", "synthetic_leaves", "bench_cmu_import", "CMU_GRAPH"]
+
+CMU_GRAPH = (Path(__file__).resolve().parents[1] / "assets" / "data" / "embodied-rag-cmu500"
+             / "CMU_500_streetview_graph.gml")
 
 _LABELS = ("chair", "table", "bed", "sofa", "lamp", "sink", "fridge", "desk", "shelf", "plant")
 
@@ -123,6 +133,61 @@ def bench_ingest(spec: str, steps: int) -> dict:
     }
 
 
+def _import_cli(gml: Path, out: Path, cache: Path, *extra: str) -> dict:
+    """``launcher.py import-gml`` in a child process with its own embedding cache: wall time and stages."""
+    from memory.encoders import CACHE_ENV
+
+    env = {**os.environ, CACHE_ENV: str(cache)}
+    launcher = Path(__file__).resolve().parents[1] / "launcher.py"
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, str(launcher), "import-gml", str(gml), "--out", str(out), *extra],
+                          env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"import-gml failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    m = re.search(r" in ([\d.]+) s \((.*)\)\s*$", done.stdout)
+    parts = m.group(2).split(";")[0] if m else ""
+    stages = {k.strip(): float(v) for k, v in re.findall(r"([a-z ]+) ([\d.]+) s", parts)}
+    cached = re.search(r"(\d+) vectors from the cache", done.stdout)
+    return {"wall_seconds": round(wall, 2), "job_seconds": float(m.group(1)) if m else None, "stages": stages,
+            "vectors_from_cache": int(cached.group(1)) if cached else 0}
+
+
+def bench_cmu_import(gml: Path = CMU_GRAPH) -> dict:
+    """Cold and warm ``import-gml`` of the CMU street-view graph, and the forest rebuild on cached vectors."""
+    from app.cli_memory import load_text_encoder, rebuild_forest
+    from memory.encoders.disk_cache import CACHE_FILE, DiskCachedEncoder, EmbeddingCache
+    from memory.store import MemoryStore
+    from memory.summarize_geo import is_geographic
+
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-cmu-") as tmp:
+        cache, out = Path(tmp) / "cache", Path(tmp) / "cmu.db"
+        cold = _import_cli(gml, out, cache)
+        log.info("CMU import cold: %.1f s", cold["wall_seconds"])
+        warm = _import_cli(gml, out, cache)
+        log.info("CMU import warm: %.1f s", warm["wall_seconds"])
+        with MemoryStore.open(out, create=False, readonly=True) as store:
+            snap = store.load()
+            enc_id = snap.meta.get("text_encoder") or store.embedding_spaces()[0].encoder
+            ids, mat = store.get_embeddings(enc_id, "text", [p.id for p in snap.places])
+        vectors = dict(zip(ids, mat, strict=True))
+        t0 = time.perf_counter()
+        clusters, _ = rebuild_forest(snap.places, vectors, geographic=is_geographic(snap.meta), sources=snap.sources)
+        rebuild = time.perf_counter() - t0
+        enc = DiskCachedEncoder(load_text_encoder(), EmbeddingCache(cache / CACHE_FILE))
+        enc.encode_text([c.text for c in clusters])  # the summaries' vectors: from the cache, as in an import
+        rebuild_embedded = time.perf_counter() - t0
+        enc.cache.close()
+    levels: dict[str, int] = {"0": len(snap.places)}
+    for c in clusters:
+        levels[str(c.level)] = levels.get(str(c.level), 0) + 1
+    return {"file": gml.name, "leaves": len(snap.places), "cold_import": cold, "warm_import": warm,
+            "rebuild_seconds": round(rebuild, 2), "rebuild_with_summary_vectors_seconds": round(rebuild_embedded, 2),
+            "rebuild_summary_vectors_computed": enc.misses, "rebuild_levels": dict(sorted(levels.items())),
+            "load_average_before": round(load0, 2), "load_average_after": round(os.getloadavg()[0], 2)}
+
+
 def run_memory_bench(quick: bool = False) -> dict:
     """All memory figures; ``quick`` skips the 100k batch build and explores fewer steps."""
     sizes = (1000, 3300, 10_000) if quick else (1000, 3300, 10_000, 100_000)
@@ -130,4 +195,5 @@ def run_memory_bench(quick: bool = False) -> dict:
         "ingest": bench_ingest("house:seed=3,rooms=6", 300 if quick else 1500),
         "batch_build": bench_batch_build(sizes),
         "incremental_insert": bench_incremental(10_000, 500 if quick else 2000),
+        "cmu_streetview_import": bench_cmu_import(),
     }

@@ -4,6 +4,12 @@ The import is a progress generator (``import_gml_job``) so the GUI can run it in
 the CLI shows tqdm bars. Its stages: read the GML, write the leaves, embed leaf texts, keep the
 file's forest or rebuild one from the leaves (``rebuild_forest``), embed cluster texts, store
 thumbnails of street-view images, and save the memory file atomically.
+
+Texts are embedded once per machine: the default import looks every text up in the on-disk
+embedding cache (``memory.encoders.disk_cache``, keyed by encoder id and text hash) and embeds only
+the new ones, longest-similar texts batched together. Street-view (geographic) memories get a
+forest of blocks, neighbourhoods and districts named from their captions (``memory.summarize_geo``);
+``memory info`` names the levels from the memory's meta.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +32,8 @@ import numpy as np
 from app.progress import CancelToken, Progress, drain, run_with_progress
 from memory.gml import GmlImport, export_gml, import_gml
 from memory.store import Membership, MemoryFileError, MemoryFileUnwritable, MemoryStore, content_hash, relation_to_edge
-from memory.types import LEVEL_NAMES, ClusterRecord, ObjectRecord, PlaceRecord
+from memory.summarize_geo import is_geographic, level_names
+from memory.types import ClusterRecord, ObjectRecord, PlaceRecord
 from sim.errors import LabError
 
 log = logging.getLogger(__name__)
@@ -38,7 +45,7 @@ __all__ = [
 ]
 
 THUMB_SIZE = 160  # longest side of a stored thumbnail, pixels
-EMBED_BATCH = 64
+EMBED_BATCH = 16  # texts per encoder call, sorted by length: little padding, activations fit in cache
 
 
 class MemoryCommandError(LabError):
@@ -63,9 +70,11 @@ class ImportSummary:
     traverse: int
     forest: str  # "file" (kept) or "rebuilt"
     encoder: str  # "" when no text encoder was available
-    embedded: int
+    embedded: int  # vectors written (cached ones included)
     thumbnails: int
     seconds: float
+    computed: int = 0  # vectors the encoder had to compute (the rest came from the cache)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 # ------------------------------------------------------------------------------------------ import
@@ -84,12 +93,16 @@ def load_text_encoder() -> Any | None:
 
 
 def rebuild_forest(records: Sequence[PlaceRecord | ObjectRecord], vectors: Mapping[str, np.ndarray] | None = None,
+                   *, geographic: bool = False, sources: Mapping[str, Mapping[str, Any]] | None = None,
                    ) -> tuple[list[ClusterRecord], list[Membership]]:
-    """A new semantic forest over places and objects (``memory.forest`` batch build with the built-in
-    extractive summaries); ``vectors`` are the leaves' text embeddings, where known.
+    """A new semantic forest over places and objects (``memory.forest`` batch build); ``vectors`` are
+    the leaves' text embeddings, where known.
 
-    Cluster texts are not embedded here: ``embed_records`` does it with the store's cache.
-    Raises ``ForestUnavailable`` when the forest module is not part of this build.
+    Buildings get areas, rooms, floors and a site with the built-in extractive summaries; geographic
+    memories (``geographic``: street views) get blocks, neighbourhoods, districts and a site grouped by
+    projected distance and named from the captions (``memory.summarize_geo``; ``sources`` give each
+    leaf's own name and caption). Cluster texts are not embedded here: ``embed_records`` does it with
+    the caches. Raises ``ForestUnavailable`` when the forest module is not part of this build.
     """
     try:
         from memory.forest import SemanticForest, leaf_from_record
@@ -100,29 +113,47 @@ def rebuild_forest(records: Sequence[PlaceRecord | ObjectRecord], vectors: Mappi
         raise ForestUnavailable(f"cannot rebuild the forest: {e.name} is not available in this build; "
                                 "use --keep-forest to keep the file's clusters") from None
     vectors = vectors or {}
-    forest = SemanticForest(summariser=ExtractiveSummariser())
-    report = forest.build([leaf_from_record(r, vectors.get(r.id)) for r in records])
+    leaves = [leaf_from_record(r, vectors.get(r.id)) for r in records]
+    if geographic:
+        from memory.summarize_geo import GEO_FOREST, GeoSummariser
+
+        for lf in leaves:
+            src = (sources or {}).get(lf.id) or {}
+            lf.extra.update({k: str(src[k]) for k in ("name", "caption") if src.get(k)})
+        forest = SemanticForest(GEO_FOREST, summariser=GeoSummariser(leaves))
+    else:
+        forest = SemanticForest(summariser=ExtractiveSummariser())
+    report = forest.build(leaves)
     clusters, pairs = forest.to_records()
     level = {c.id: c.level for c in clusters}
-    log.info("rebuilt the forest: %d clusters in %.2f s", len(clusters), report.seconds)
+    log.info("rebuilt the %sforest: %d clusters in %.2f s", "geographic " if geographic else "", len(clusters),
+             report.seconds)
     return clusters, [Membership(child, parent, level[parent]) for child, parent in pairs]
 
 
 def embed_records(store: MemoryStore, encoder: Any, records: Sequence[Any], *,
                   cancel: CancelToken | None = None) -> Generator[Progress, None, dict[str, np.ndarray]]:
     """Embed the ``text`` of records whose vector is missing or stale in ``store``; returns id -> vector
-    for every record (cached vectors included)."""
+    for every record (cached vectors included).
+
+    Texts go to the encoder shortest first, ``EMBED_BATCH`` at a time, so each batch pads to a
+    similar length; the vectors are stored in the records' order, each text's vector the same
+    whatever batch it was in.
+    """
     texts = {r.id: r.text for r in records}
     hashes = {i: content_hash(t) for i, t in texts.items()}
     todo = store.missing_embeddings(encoder.id, "text", hashes)
     yield Progress("embed text", 0, len(todo), f"{len(texts) - len(todo)} cached")
-    for start in range(0, len(todo), EMBED_BATCH):
+    order = sorted(todo, key=lambda i: (len(texts[i]), i))
+    done: dict[str, np.ndarray] = {}
+    for start in range(0, len(order), EMBED_BATCH):
         if cancel is not None:
             cancel.check()
-        ids = todo[start:start + EMBED_BATCH]
-        vecs = encoder.encode_text([texts[i] for i in ids])
-        store.put_embeddings(encoder.id, "text", ids, vecs, [hashes[i] for i in ids])
+        ids = order[start:start + EMBED_BATCH]
+        done.update(zip(ids, encoder.encode_text([texts[i] for i in ids]), strict=True))
         yield Progress("embed text", start + len(ids), len(todo))
+    if todo:
+        store.put_embeddings(encoder.id, "text", todo, np.stack([done[i] for i in todo]), [hashes[i] for i in todo])
     got_ids, mat = store.get_embeddings(encoder.id, "text", list(texts))
     return dict(zip(got_ids, mat, strict=True))
 
@@ -146,6 +177,8 @@ def _check_out(out: Path) -> None:
 
 
 def _thumbnails(store: MemoryStore, gml: GmlImport, base: Path) -> int:
+    """Thumbnails of the images the file names (paths relative to the file's folder); one warning line
+    for all that are missing or unreadable: their places keep the path, in the node's source attributes."""
     from PIL import Image, UnidentifiedImageError
 
     done, missing = 0, []
@@ -160,59 +193,98 @@ def _thumbnails(store: MemoryStore, gml: GmlImport, base: Path) -> int:
         except (OSError, UnidentifiedImageError):
             missing.append(rel)
     if missing:
-        log.warning("%d of %d images could not be read (first: %s)", len(missing), len(gml.image_paths), missing[0])
+        log.warning("%d of %d images not found or unreadable (e.g. %s, looked for under %s); their places keep "
+                    "the image path", len(missing), len(gml.image_paths), missing[0], base)
     return done
 
 
+def _embedding_cache(cache: Any, encoder: Any) -> Any | None:
+    """The on-disk embedding cache to use: the user's for the default encoder (``"auto"``), else as given."""
+    if cache == "auto":
+        if encoder != "auto":
+            return None
+        from memory.encoders.disk_cache import EmbeddingCache
+
+        return EmbeddingCache.default()
+    return cache
+
+
 def import_gml_job(gml_path: str | Path, out: str | Path, *, keep_forest: bool = False, encoder: Any = "auto",
-                   cancel: CancelToken | None = None) -> Generator[Progress, None, ImportSummary]:
+                   cache: Any = "auto", cancel: CancelToken | None = None) -> Generator[Progress, None, ImportSummary]:
     """Import an Embodied-RAG GML file into a new memory file at ``out`` (replaced atomically).
 
     ``encoder``: ``"auto"`` loads the default text encoder when available, ``None`` skips vectors,
-    anything else is used as the encoder. An existing ``out`` is only replaced if it is a memory file.
+    anything else is used as the encoder. ``cache``: an ``EmbeddingCache`` that serves and keeps text
+    vectors across imports; ``"auto"`` is the user's cache when the encoder is the default one, ``None``
+    none. An existing ``out`` is only replaced if it is a memory file.
     """
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
     src, dst = Path(gml_path), Path(out)
     yield Progress("read GML", 0, 1, src.name)
     gml = import_gml(src)
     _check_out(dst)
+    geographic = is_geographic(gml.meta)
+    stages["read"] = time.perf_counter() - t0
     yield Progress("read GML", 1, 1, src.name)
     enc = load_text_encoder() if encoder == "auto" else encoder
+    disk = _embedding_cache(cache, encoder) if enc is not None else None
+    if disk is not None:
+        from memory.encoders.disk_cache import DiskCachedEncoder
+
+        enc = DiskCachedEncoder(enc, disk)
     with tempfile.TemporaryDirectory(prefix="import-gml-") as tmp:
         with MemoryStore.open(Path(tmp) / "memory.db") as store:
             store.upsert_places(gml.places)
             store.upsert_objects(gml.objects)
             store.put_edges([*gml.traverse, *gml.sees, *(relation_to_edge(r) for r in gml.relations)])
+            if gml.sources:
+                store.put_sources(gml.sources)
             vectors: dict[str, np.ndarray] = {}
+            t = time.perf_counter()
             if enc is not None:
                 vectors = yield from embed_records(store, enc, [*gml.places, *gml.objects], cancel=cancel)
+            stages["embed leaves"] = time.perf_counter() - t
             if cancel is not None:
                 cancel.check()
             yield Progress("forest", 0, 1, "kept from the file" if keep_forest else "rebuilding")
+            t = time.perf_counter()
             if keep_forest:
                 clusters, membership = list(gml.clusters), list(gml.membership)
             else:
-                clusters, membership = rebuild_forest([*gml.places, *gml.objects], vectors)
+                clusters, membership = rebuild_forest([*gml.places, *gml.objects], vectors, geographic=geographic,
+                                                      sources=gml.sources)
             store.upsert_clusters(clusters)
             store.set_membership(membership, replace=True)
+            stages["forest"] = time.perf_counter() - t
             yield Progress("forest", 1, 1, f"{len(clusters)} clusters")
+            t = time.perf_counter()
             if enc is not None and clusters:
                 yield from embed_records(store, enc, clusters, cancel=cancel)
+            stages["embed clusters"] = time.perf_counter() - t
+            t = time.perf_counter()
             thumbs = _thumbnails(store, gml, src.parent) if gml.image_paths else 0
             digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+            top = max((c.level for c in clusters), default=0)
+            imported = {**gml.meta, "geographic": geographic,
+                        "level_names": list(level_names(top, geographic=geographic))}
             store.set_meta("scene", "")
             store.set_meta("source", {"kind": "gml", "file": str(src.resolve()), "sha256": digest,
                                       **{k: gml.meta[k] for k in ("format", "environment") if k in gml.meta}})
-            store.set_meta("import", dict(gml.meta))
+            store.set_meta("import", imported)
             store.set_meta("forest", "file" if keep_forest else "rebuilt")
             yield Progress("save", 0, 1, dst.name)
             store.save_as(dst)
+    stages["save"] = time.perf_counter() - t
+    if disk is not None:
+        disk.close()
     yield Progress("save", 1, 1, dst.name)
+    computed = getattr(enc, "misses", len(vectors) + len(clusters)) if enc is not None else 0
     return ImportSummary(str(dst), str(gml.meta.get("format", "")), str(gml.meta.get("environment", "")),
                          len(gml.places), len(gml.objects), len(clusters), len(gml.relations), len(gml.traverse),
                          "file" if keep_forest else "rebuilt", getattr(enc, "id", "") if enc is not None else "",
                          len(vectors) + (len(clusters) if enc is not None else 0), thumbs,
-                         time.perf_counter() - t0)
+                         time.perf_counter() - t0, computed, {k: round(v, 2) for k, v in stages.items()})
 
 
 def cmd_import_gml(args: argparse.Namespace) -> int:
@@ -220,10 +292,12 @@ def cmd_import_gml(args: argparse.Namespace) -> int:
     job = import_gml_job(args.file, args.out, keep_forest=bool(args.keep_forest))
     s = run_with_progress(job, desc="") if sys.stderr.isatty() else drain(job)
     vec = f", {s.embedded} vectors ({s.encoder})" if s.encoder else ", no vectors (no text encoder)"
+    cached = f"; {s.embedded - s.computed} vectors from the cache" if s.encoder and s.computed < s.embedded else ""
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in s.stages.items() if v >= 0.05)
     print(f"imported {Path(args.file).name} ({s.format}, {s.environment}): {s.places} places, {s.objects} objects, "
           f"{s.clusters} clusters ({'from the file' if s.forest == 'file' else 'rebuilt'}), {s.relations} relations, "
           f"{s.traverse} traverse edges{vec}" + (f", {s.thumbnails} thumbnails" if s.thumbnails else "")
-          + f" -> {s.out} in {s.seconds:.1f} s")
+          + f" -> {s.out} in {s.seconds:.1f} s" + (f" ({stages}{cached})" if stages or cached else ""))
     return 0
 
 
@@ -243,11 +317,13 @@ def memory_info(path: str | Path) -> dict[str, Any]:
         levels[str(level)] = levels.get(str(level), 0) + n
     top_level = max((c.level for c in snap.clusters), default=None)
     parents = snap.parents
+    names = _level_names(meta, top_level or 0)
     return {
         "path": str(path), "size_bytes": size, "schema_version": meta.get("schema_version"),
         "app_version": meta.get("app_version"), "created": meta.get("created"), "modified": meta.get("modified"),
         "scene": meta.get("scene", ""), "source": meta.get("source"), "forest": meta.get("forest", ""),
-        "nodes": kinds, "levels": dict(sorted(levels.items(), key=lambda kv: int(kv[0]))), "edges": st["edges"],
+        "nodes": kinds, "levels": dict(sorted(levels.items(), key=lambda kv: int(kv[0]))), "level_names": names,
+        "edges": st["edges"],
         "membership": st["membership"],
         "orphan_leaves": sum(1 for r in (*snap.places, *snap.objects) if r.id not in parents) if snap.clusters else 0,
         "embeddings": [s._asdict() for s in spaces], "images": st["images"], "top_level": top_level,
@@ -256,8 +332,20 @@ def memory_info(path: str | Path) -> dict[str, Any]:
     }
 
 
-def _level_name(level: int) -> str:
-    return f"L{level} {LEVEL_NAMES[level]}" if 0 <= level < len(LEVEL_NAMES) else f"L{level}"
+def _level_names(meta: Mapping[str, Any], top_level: int) -> list[str]:
+    """Names of levels 0..top: a geographic memory's (place, block, neighbourhood ... site) from its
+    import meta, else ours (leaf, area, room, floor, site; deeper kept levels go unnamed)."""
+    if is_geographic(meta):
+        given = (meta.get("import") or {}).get("level_names")
+        if isinstance(given, list) and len(given) == top_level + 1 and all(isinstance(n, str) for n in given):
+            return given
+        return list(level_names(top_level, geographic=True))
+    return list(level_names(min(top_level, 4), geographic=False))
+
+
+def _level_name(level: int, names: Sequence[str] = ()) -> str:
+    names = names or level_names(4, geographic=False)
+    return f"L{level} {names[level]}" if 0 <= level < len(names) and names[level] else f"L{level}"
 
 
 def _size(n: int) -> str:
@@ -279,7 +367,8 @@ def format_memory_info(info: dict[str, Any], width: int | None = None) -> str:
         ("source", (f"{src.get('format', '')} GML {Path(src.get('file', '')).name} ({src.get('environment', '')})"
                     if src.get("kind") == "gml" else info.get("scene") or "—")),
         ("nodes", ", ".join(f"{n} {k}s" for k, n in info["nodes"].items())),
-        ("levels", " · ".join(f"{_level_name(int(lv))}: {n}" for lv, n in info["levels"].items()) or "—"),
+        ("levels", " · ".join(f"{_level_name(int(lv), info.get('level_names', ()))}: {n}"
+                              for lv, n in info["levels"].items()) or "—"),
         ("edges", ", ".join(f"{k} {n}" for k, n in info["edges"].items()) or "—"),
         ("forest", f"{info['membership']} memberships"
                    + (f", {info['orphan_leaves']} leaves without a cluster" if info["orphan_leaves"] else "")
@@ -290,7 +379,7 @@ def format_memory_info(info: dict[str, Any], width: int | None = None) -> str:
     ]
     lines = [f"{k:<12} {v}" for k, v in rows]
     if info["top"]:
-        lines.append(f"top level ({_level_name(info['top_level'])}):")
+        lines.append(f"top level ({_level_name(info['top_level'], info.get('level_names', ()))}):")
         for c in info["top"]:
             lines.append(textwrap.fill(f"{c['name']} ({c['n_leaves']} leaves): {c['summary']}".strip(), width,
                                        initial_indent="  - ", subsequent_indent="    "))

@@ -9,7 +9,11 @@ repairs what new knowledge broke (a region map that now separates two rooms move
 and areas concerned, nothing else) and re-summarises only the dirty clusters. Floors never mix.
 
 ``build(leaves)`` (batch, for imports) inserts in a deterministic spatial order and then
-reassigns leaves to their best area once, so it yields the same kind of tree.
+reassigns leaves to their best area once, so it yields the same kind of tree. With a geographic
+config (street views) it then groups areas (blocks) into neighbourhoods and those into districts by
+projected distance, under one site: the same four levels, at street scale.
+
+Levels above 4 (kept from an imported forest) are held and summarised like the others.
 """
 from __future__ import annotations
 
@@ -90,7 +94,7 @@ class SemanticForest(RepairMixin):
         self._leaf_parent: dict[str, str] = {}
         self._leaf_region: dict[str, int | None] = {}
         self._clusters: dict[str, _Cluster] = {}
-        self._serial = [0] * 5
+        self._serial: Counter = Counter()  # next serial per level
         self._grid: dict[tuple, set[str]] = {}
         self._room_of_region: dict[int, str] = {}
         self._floor_cluster: dict[int, str] = {}
@@ -157,6 +161,9 @@ class SemanticForest(RepairMixin):
             self.insert(leaf)
         for _ in range(self.config.refine_passes):
             self._reassign_all()
+        if self.config.geographic:
+            self._prune()
+            self._regroup_by_distance()
         return self.refresh()
 
     def refresh(self) -> RefreshReport:
@@ -484,6 +491,35 @@ class SemanticForest(RepairMixin):
                 best, best_d = c, d
         return best if best is not None else self._new_cluster(ROOM, area.floor)
 
+    def _regroup_by_distance(self) -> None:
+        """Geographic batch build: areas -> level 2 -> level 3 by complete linkage on centroids, one site."""
+        for c in [c for c in self._clusters.values() if c.level > AREA]:
+            del self._clusters[c.id]
+            self._dirty.discard(c.id)
+        self._room_of_region.clear()
+        self._floor_cluster.clear()
+        self._root = None
+        for lv in (ROOM, FLOOR, SITE):
+            self._serial[lv] = 0
+        level_below = sorted((c for c in self._clusters.values() if c.level == AREA), key=lambda c: c.id)
+        for c in level_below:
+            c.parent = None
+        for level, radius in ((ROOM, self.config.room_radius), (FLOOR, self.config.district_radius)):
+            groups = _complete_linkage([c.centroid[:2] for c in level_below], 2.0 * radius)
+            parents = []
+            for members in groups:
+                parent = self._new_cluster(level, level_below[members[0]].floor)
+                for k in members:
+                    self._link(level_below[k], parent)
+                parents.append(parent)
+            level_below = parents
+        root = self._new_cluster(SITE, level_below[0].floor if level_below else 0)
+        for c in level_below:
+            self._link(c, root)
+        self._root = root.id
+        if level_below:
+            self._floor_cluster[root.floor] = max(level_below, key=lambda c: (c.n, c.id)).id
+
     def _floor_for(self, floor: int) -> _Cluster:
         fid = self._floor_cluster.get(floor)
         if fid is not None and fid in self._clusters:
@@ -531,14 +567,16 @@ class SemanticForest(RepairMixin):
     def _summarise_dirty(self) -> tuple[list[str], int]:
         done: list[str] = []
         texts: list[tuple[_Cluster, str]] = []
-        for level in (AREA, ROOM, FLOOR, SITE):  # bottom-up: parents read their children's records
+        levels = sorted({self._clusters[i].level for i in self._dirty if i in self._clusters})
+        for level in levels:  # bottom-up: parents read their children's records
             for cid in sorted(i for i in self._dirty if i in self._clusters and self._clusters[i].level == level):
                 c = self._clusters[cid]
                 if self.summariser is not None:
                     s = self.summariser.summarise(self._view(c))
                 else:
                     top = ", ".join(k for k, _ in c.counts.most_common(3))
-                    s = Summary(f"{('area', 'room', 'floor', 'site')[level - 1]} {cid.rsplit('/', 1)[-1]}", top)
+                    kind = ("area", "room", "floor", "site")[min(level, SITE) - 1]
+                    s = Summary(f"{kind} {cid.rsplit('/', 1)[-1]}", top)
                 old_text = c.record.text if c.record is not None else None
                 c.record = self._make_record(c, s)
                 if c.record.text != old_text or c.vector is None:
@@ -552,3 +590,18 @@ class SemanticForest(RepairMixin):
                 c.vector = np.asarray(v, dtype=np.float32)
             embedded = len(texts)
         return done, embedded
+
+
+def _complete_linkage(points: list[np.ndarray], diameter: float) -> list[list[int]]:
+    """Groups of point indices, each at most ``diameter`` across (complete linkage), in order of their
+    first member; deterministic for a given point order."""
+    if len(points) <= 1:
+        return [list(range(len(points)))] if points else []
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    labels = fcluster(linkage(np.asarray(points, dtype=np.float64), method="complete"), t=diameter,
+                      criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for k, lab in enumerate(labels):
+        groups.setdefault(int(lab), []).append(k)
+    return sorted(groups.values(), key=lambda g: g[0])

@@ -16,7 +16,13 @@ __all__ = ["ForestConfig", "Summary", "ClusterView", "Summariser", "TextEncoder"
 
 @dataclass(frozen=True, kw_only=True)
 class ForestConfig:
-    """Clustering settings (distances in metres; semantic distance is (1 - cos) / 2)."""
+    """Clustering settings (distances in metres; semantic distance is (1 - cos) / 2).
+
+    ``geographic``: street-scale data (imported street views). The batch build then groups the level-1
+    clusters by projected distance into level-2 clusters at most ``2 * room_radius`` across and those
+    into level-3 clusters at most ``2 * district_radius`` across (complete linkage), under one site,
+    instead of rooms and one level-3 cluster per floor. ``memory.summarize_geo`` holds the preset.
+    """
 
     area_radius: float = 1.75
     area_threshold: float = 0.75
@@ -27,9 +33,11 @@ class ForestConfig:
     use_regions: bool = True
     max_area_leaves: int = 60
     refine_passes: int = 1
+    geographic: bool = False
+    district_radius: float = 400.0
 
     def __post_init__(self) -> None:
-        if self.area_radius <= 0 or self.room_radius <= 0:
+        if self.area_radius <= 0 or self.room_radius <= 0 or self.district_radius <= 0:
             raise ValueError("forest radii must be positive")
         if not math.isclose(self.w_spatial + self.w_semantic, 1.0, abs_tol=1e-6):
             raise ValueError("w_spatial + w_semantic must be 1")

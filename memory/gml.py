@@ -7,8 +7,12 @@ Two source formats are read:
   ``cluster`` nodes (level, name, summary, position) tied by ``part_of`` edges, spatial relation
   edges (``north``/``south``/``east``/``west`` with optional ``_above``/``_below``) and
   ``drone_path`` edges between consecutive poses.
-* **Street view**: ``base`` leaves (name, caption, lon/lat position, image_path, timestamp) and
-  ``cluster`` nodes with ``members``, ``summary`` and ``level``.
+* **Street view** (``CMU_500_streetview_graph.gml`` / ``semantic_forest_CMU_500.gml``): ``street_view``
+  (or ``base``) leaves with name, caption, lon/lat, image path, panorama id, heading and a ``YYYY-MM``
+  date, and ``cluster`` nodes with ``members``, ``summary`` and ``level`` (``memory.gml_streetview``).
+
+Nodes of other types are skipped and counted in one log line; a file with no leaves of a known type
+is one ``GmlError``. Dates the reader cannot read become 0 and are reported in one line per file.
 
 Frames. AirSim positions are NED (x north, y east, z down; yaw clockwise seen from above). They
 become our right-handed z-up frame by the rotation ``(x, y, z) -> (x, -y, -z)`` and ``yaw -> -yaw``
@@ -16,87 +20,70 @@ become our right-handed z-up frame by the rotation ``(x, y, z) -> (x, -y, -z)`` 
 coordinates as if +x were east, +y north and +z up; after the rotation their ``east``/``west``
 still hold, while ``north``/``south`` and ``above``/``below`` are swapped so that every imported
 relation is true of the imported positions (export swaps them back). Geographic lon/lat become
-metres east/north of the mean position (equirectangular; altitude minus its mean is z).
+metres east/north of the leaves' mean position (equirectangular; altitude minus its mean is z).
 
 The file holds no captions for drone poses: each place gets an honest, deterministic caption
 listing the objects within the file's ``detection_radius`` of the pose (5 m when absent).
-Export writes our memory in the AirSim style, adding ``lab_id``, ``category``, ``caption`` ...
-attributes so that re-importing an export gives back the same records.
+Export writes a memory in the layout it came from: street-view memories as street view (original
+attributes, lon/lat), everything else in the AirSim style, adding ``lab_id``, ``category``,
+``caption`` ... attributes so that re-importing an export gives back the same records.
 
 GML is parsed by our own reader (``memory.gml_format``): networkx's ``read_gml`` builds an undirected
 graph from these files and so loses the direction of ``part_of`` and relation edges. Label words live
-in ``memory.gml_labels`` and the frame conversions in ``memory.gml_frames``; all are re-exported here.
+in ``memory.gml_labels``, the frame conversions in ``memory.gml_frames`` and the import type with the
+helpers both formats share in ``memory.gml_records``; all are re-exported here.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
 import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from memory.errors import GmlError
 from memory.gml_format import as_list, format_gml, group_pairs, parse_gml
-from memory.gml_frames import EARTH_RADIUS_M, lonlat_to_local, ned_to_local, swap_relation
+from memory.gml_frames import EARTH_RADIUS_M, local_to_lonlat, lonlat_to_local, ned_to_local, swap_relation
 from memory.gml_labels import ParsedLabel, parse_label, plural_phrase
-from memory.store import SEES, TRAVERSE, EdgeRow, Membership, MemorySnapshot, Record
+from memory.gml_records import (
+    GmlImport,
+    GmlNode,
+    TimestampReader,
+    build_forest,
+    edge_distance,
+    number,
+    read_xyz,
+    unique_id,
+)
+from memory.gml_streetview import LEAF_TYPES as STREETVIEW_LEAVES
+from memory.gml_streetview import import_streetview, streetview_nodes_text
+from memory.store import SEES, TRAVERSE, EdgeRow, MemorySnapshot, Record
 from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
 from sim.types import Pose
 
 log = logging.getLogger(__name__)
 
 __all__ = ["GmlError", "GmlImport", "ParsedLabel", "import_gml", "export_gml", "parse_gml", "format_gml",
-           "parse_label", "plural_phrase",
-           "ned_to_local", "lonlat_to_local", "EARTH_RADIUS_M", "DEFAULT_DETECTION_RADIUS", "RAW_LABEL_PREFIX"]
+           "parse_label", "plural_phrase", "ned_to_local", "lonlat_to_local", "local_to_lonlat", "EARTH_RADIUS_M",
+           "DEFAULT_DETECTION_RADIUS", "RAW_LABEL_PREFIX", "KNOWN_TYPES"]
 
 DEFAULT_DETECTION_RADIUS = 5.0
 RAW_LABEL_PREFIX = "label:"  # attribute keeping an object's label as written in the source file
+AIRSIM_LEAVES = ("drone", "object")
+KNOWN_TYPES = {"airsim": (*AIRSIM_LEAVES, "cluster"), "streetview": (*STREETVIEW_LEAVES, "cluster")}
 
 
-# ------------------------------------------------------------------------------------ the import
-@dataclass(frozen=True, eq=False)
-class GmlImport:
-    """What a GML file describes, as memory records (positions in our frame, metres)."""
-
-    places: tuple[PlaceRecord, ...]
-    objects: tuple[ObjectRecord, ...]
-    clusters: tuple[ClusterRecord, ...]
-    relations: tuple[Relation, ...]
-    traverse: tuple[EdgeRow, ...]
-    membership: tuple[Membership, ...]
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    image_paths: Mapping[str, str] = field(default_factory=dict)  # place id -> image path as in the file
-
-    @property
-    def sees(self) -> tuple[EdgeRow, ...]:
-        """``sees`` edges place→object from the places' ``object_ids``."""
-        return tuple(EdgeRow(p.id, o, SEES) for p in self.places for o in p.object_ids)
-
-    @property
-    def records(self) -> tuple[Record, ...]:
-        return (*self.places, *self.objects, *self.clusters)
-
-
-@dataclass(eq=False)
-class _Node:
-    gml_id: Any
-    attrs: dict[str, Any]
-    kind: str = ""
-    id: str = ""
-    position: tuple[float, float, float] | None = None
-
-
+# ------------------------------------------------------------------------------------------- import
 def import_gml(path: str | Path) -> GmlImport:
     """Read an Embodied-RAG GML file (AirSim or street-view format) into memory records.
 
-    Raises ``GmlError`` with one clear line for a missing or unreadable file, text that is not GML,
-    a graph without nodes, leaves without positions, unknown ``part_of`` targets and cycles.
+    Nodes of types the format does not know are skipped (counted in ``meta["skipped_nodes"]`` and in
+    one warning line). Raises ``GmlError`` with one clear line for a missing or unreadable file, text
+    that is not GML, a graph without nodes or without leaves of a known type, leaves without
+    positions, unknown ``part_of`` targets and cycles.
     """
     p = Path(path)
     if not p.is_file():
@@ -115,14 +102,14 @@ def import_gml(path: str | Path) -> GmlImport:
     if not graphs:
         raise GmlError(f"{p} is not a GML graph (no 'graph [ ... ]' block)")
     attrs: dict[str, Any] = {}
-    nodes: list[_Node] = []
+    nodes: list[GmlNode] = []
     edges: list[dict[str, Any]] = []
     for k, v in graphs[0]:
         if k == "node" and isinstance(v, list):
             d = group_pairs(v)
             if "id" not in d:
                 raise GmlError(f"{p}: node {len(nodes) + 1} has no id")
-            nodes.append(_Node(d["id"], d, str(d.get("type", ""))))
+            nodes.append(GmlNode(d["id"], d, str(d.get("type", ""))))
         elif k == "edge" and isinstance(v, list):
             edges.append(group_pairs(v))
         elif not isinstance(v, list):
@@ -133,77 +120,58 @@ def import_gml(path: str | Path) -> GmlImport:
     dup = [i for i, c in ids.items() if c > 1]
     if dup:
         raise GmlError(f"{p}: node id {dup[0]!r} is used {ids[dup[0]]} times")
-    types = Counter(str(n.attrs.get("type", "")) for n in nodes)
-    if types["base"]:
-        result = _import_streetview(p, attrs, nodes, edges)
-    elif types["drone"] or types["object"]:
-        result = _import_airsim(p, attrs, nodes, edges)
-    else:
-        raise GmlError(f"{p}: no leaf nodes of a known type (drone, object or base); node types found: "
-                       f"{', '.join(sorted(t or '(none)' for t in types))}")
+    types = Counter(n.kind for n in nodes)
+    n_street = sum(types[t] for t in STREETVIEW_LEAVES)
+    n_airsim = sum(types[t] for t in AIRSIM_LEAVES)
+    if not n_street and not n_airsim:
+        found = ", ".join(f"{t or '(none)'} {c}" for t, c in sorted(types.items(), key=lambda kv: (-kv[1], kv[0])))
+        raise GmlError(f"{p}: nothing to import: no leaf nodes of a known type (street_view, base, drone or "
+                       f"object); node types found: {found}")
+    fmt = "streetview" if n_street >= n_airsim else "airsim"
+    known = KNOWN_TYPES[fmt]
+    skipped = Counter(n.kind or "(none)" for n in nodes if n.kind not in known)
+    if skipped:
+        log.warning("%s: skipped %d node%s of types this %s import does not read: %s", p.name, sum(skipped.values()),
+                    "s" if sum(skipped.values()) != 1 else "", fmt,
+                    ", ".join(f"{t} {c}" for t, c in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))))
+    kept = [n for n in nodes if n.kind in known]
+    result = import_streetview(p, attrs, kept, edges) if fmt == "streetview" else _import_airsim(p, attrs, kept, edges)
+    result.meta["skipped_nodes"] = dict(skipped)  # type: ignore[index]
     log.info("imported %s: %s", p.name, result.meta.get("counts"))
     return result
 
 
-def _xyz(p: Path, n: _Node, *, required: bool = True) -> tuple[float, float, float] | None:
-    pos = given = n.attrs.get("position")
-    if isinstance(pos, str):
-        try:
-            pos = ast.literal_eval(pos)
-        except (ValueError, SyntaxError):
-            pos = None
-    if isinstance(pos, dict):
-        pos = [pos.get(k) for k in ("x", "y", "z")]
-    if isinstance(pos, (list, tuple)) and len(pos) in (2, 3) and all(isinstance(c, (int, float)) for c in pos):
-        return (float(pos[0]), float(pos[1]), float(pos[2]) if len(pos) == 3 else 0.0)
-    if pos is None and not required:
-        return None
-    what = "has no position" if given is None else f"has an unreadable position {given!r}"
-    raise GmlError(f"{p}: node {n.gml_id!r} ({n.attrs.get('label', n.attrs.get('type', 'node'))}) {what}")
-
-
-def _unique(wanted: str, taken: set[str], fallback: str) -> str:
-    nid = wanted if wanted and wanted not in taken else fallback
-    k = 0
-    while nid in taken:
-        k += 1
-        nid = f"{fallback}.{k}"
-    taken.add(nid)
-    return nid
-
-
-def _import_airsim(p: Path, attrs: dict, nodes: list[_Node], edges: list[dict]) -> GmlImport:
+def _import_airsim(p: Path, attrs: dict, nodes: list[GmlNode], edges: list[dict]) -> GmlImport:
     radius = float(attrs.get("detection_radius", DEFAULT_DETECTION_RADIUS))
-    t0 = _timestamp(attrs.get("timestamp"))
+    times = TimestampReader()
+    t0 = times.read(attrs.get("timestamp"))
     taken: set[str] = set()
     serial: Counter = Counter()
-    drones, objs, clusters, skipped = [], [], [], Counter()
+    drones, objs, clusters = [], [], []
     parsed: dict[str, ParsedLabel] = {}
     for n in nodes:
         t, label = str(n.attrs.get("type", "")), str(n.attrs.get("label", n.gml_id))
         lab_id = str(n.attrs.get("lab_id", ""))
         if t == "drone":
-            n.position = ned_to_local(*_xyz(p, n))
+            n.position = ned_to_local(*read_xyz(p, n))
             m = re.fullmatch(r"drone_(\d+)", label)
-            n.id = _unique(lab_id or (f"place/{m.group(1)}" if m else ""), taken, f"place/x{len(drones)}")
+            n.id = unique_id(lab_id or (f"place/{m.group(1)}" if m else ""), taken, f"place/x{len(drones)}")
             drones.append(n)
         elif t == "object":
-            n.position = ned_to_local(*_xyz(p, n))
+            n.position = ned_to_local(*read_xyz(p, n))
             pl = _given_label(n.attrs) or parse_label(label)
             slug = re.sub(r"[^a-z0-9]+", "_", pl.category.lower()).strip("_") or "object"
-            n.id = _unique(lab_id, taken, f"obj/{slug}/{serial[slug]}")
+            n.id = unique_id(lab_id, taken, f"obj/{slug}/{serial[slug]}")
             serial[slug] += 1
             parsed[n.id] = pl
             objs.append(n)
         elif t == "cluster":
-            xyz = _xyz(p, n, required=False)
+            xyz = read_xyz(p, n, required=False)
             n.position = ned_to_local(*xyz) if xyz else None
             m = re.fullmatch(r"area_(\d+)_cluster_(\d+)", label)
-            n.id = _unique(lab_id or (f"cluster/{m.group(1)}/{m.group(2)}" if m else ""), taken,
+            n.id = unique_id(lab_id or (f"cluster/{m.group(1)}/{m.group(2)}" if m else ""), taken,
                            f"cluster/{n.attrs.get('level', 0)}/x{len(clusters)}")
             clusters.append(n)
-        else:
-            skipped[t or "(none)"] += 1
     by_gml = {n.gml_id: n for n in (*drones, *objs, *clusters)}
     traverse, relations, part_of, sees, dropped = [], [], [], {}, Counter()
     for e in edges:
@@ -212,25 +180,25 @@ def _import_airsim(p: Path, attrs: dict, nodes: list[_Node], edges: list[dict]) 
         if a is None or b is None:
             dropped["to a skipped or unknown node"] += 1
         elif et == "drone_path" or rel == "drone_path":
-            traverse.append(EdgeRow(a.id, b.id, TRAVERSE, {"length": _dist(e, a, b)}))
+            traverse.append(EdgeRow(a.id, b.id, TRAVERSE, {"length": edge_distance(e, a, b)}))
         elif rel == "part_of":
             part_of.append((a, b))
         elif et == SEES:
             sees.setdefault(a.id, []).append(b.id)
         elif rel and a.kind == b.kind == "object":
-            relations.append(Relation(a.id, b.id, swap_relation(rel), "", _dist(e, a, b)))
+            relations.append(Relation(a.id, b.id, swap_relation(rel), "", edge_distance(e, a, b)))
         else:
             dropped[et or rel or "untyped"] += 1
     objects = [_object_record(n, parsed[n.id], t0) for n in objs]
     places = _drone_places(drones, objects, radius, t0, sees)
     objects = _object_views(objects, places)
-    cluster_recs, membership = _forest(p, clusters, part_of, {o.id: o for o in objects})
+    cluster_recs, membership, levels = build_forest(p, clusters, part_of, {o.id: o for o in objects})
     meta = {"format": "airsim", "file": p.name, "environment": str(attrs.get("environment", p.stem)),
             "timestamp": str(attrs.get("timestamp", "")), "detection_radius": radius,
             "frame": "AirSim NED (x, y, z) -> local (x, -y, -z); yaw -> -yaw",
             "counts": {"drone": len(drones), "object": len(objs), "cluster": len(clusters),
                        "relation": len(relations), "drone_path": len(traverse), "part_of": len(part_of)},
-            "skipped_nodes": dict(skipped), "skipped_edges": dict(dropped)}
+            "timestamps": times.report(p.name), "levels": levels, "skipped_edges": dict(dropped)}
     return GmlImport(tuple(places), tuple(objects), tuple(cluster_recs), tuple(relations), tuple(traverse),
                      tuple(membership), meta)
 
@@ -244,25 +212,15 @@ def _given_label(attrs: Mapping[str, Any]) -> ParsedLabel | None:
                        str(attrs.get("label", "")), given=True)
 
 
-def _dist(e: Mapping, a: _Node, b: _Node) -> float:
-    d = e.get("distance")
-    return float(d) if isinstance(d, (int, float)) else math.dist(a.position, b.position)
-
-
-def _num(attrs: Mapping[str, Any], key: str, default: float) -> float:
-    v = attrs.get(key)
-    return float(v) if isinstance(v, (int, float)) else default
-
-
-def _object_record(n: _Node, pl: ParsedLabel, t0: float) -> ObjectRecord:
+def _object_record(n: GmlNode, pl: ParsedLabel, t0: float) -> ObjectRecord:
     attrs = pl.attributes if pl.given else (*pl.attributes, RAW_LABEL_PREFIX + pl.raw)
     return ObjectRecord(id=n.id, label=pl.category, position=n.position, floor=int(n.attrs.get("floor", 0)),
                         colour=pl.colour, material=pl.material, bbox_min=n.position, bbox_max=n.position,
-                        first_seen=_num(n.attrs, "first_seen", t0), last_seen=_num(n.attrs, "last_seen", t0),
+                        first_seen=number(n.attrs, "first_seen", t0), last_seen=number(n.attrs, "last_seen", t0),
                         attributes=tuple(attrs), room_guess=pl.room)
 
 
-def _drone_places(drones: list[_Node], objects: list[ObjectRecord], radius: float, t0: float,
+def _drone_places(drones: list[GmlNode], objects: list[ObjectRecord], radius: float, t0: float,
                   sees: dict[str, list[str]]) -> list[PlaceRecord]:
     by_id = {o.id: o for o in objects}
     places = []
@@ -283,7 +241,7 @@ def _drone_places(drones: list[_Node], objects: list[ObjectRecord], radius: floa
         places.append(PlaceRecord(
             id=n.id, pose=Pose(x, y, z, -float(yaw) if isinstance(yaw, (int, float)) else 0.0,
                                int(n.attrs.get("floor", 0))),
-            timestamp=_num(n.attrs, "timestamp", t0), step=int(n.attrs.get("step", step)), caption=caption,
+            timestamp=number(n.attrs, "timestamp", t0), step=int(n.attrs.get("step", step)), caption=caption,
             room_guess=room,
             object_ids=tuple(o.id for o in near)))
     return places
@@ -314,195 +272,17 @@ def _object_views(objects: list[ObjectRecord], places: list[PlaceRecord]) -> lis
     return out
 
 
-def _timestamp(v: Any) -> float:
-    """Seconds since the epoch from a number, ISO text or the authors' ``20241118_160313``; 0.0 if unknown."""
-    if isinstance(v, (int, float)):
-        return float(v)
-    if not isinstance(v, str) or not v.strip():
-        return 0.0
-    s = v.strip()
-    for fmt in ("%Y%m%d_%H%M%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return datetime.strptime(s, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            pass
-    try:
-        dt = datetime.fromisoformat(s)
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-    except ValueError:
-        try:
-            return float(s)
-        except ValueError:
-            log.warning("unreadable timestamp %r; using 0", v)
-            return 0.0
-
-
-# ---------------------------------------------------------------------------------- street view
-def _lonlat(p: Path, n: _Node) -> tuple[float, float, float | None]:
-    pos = n.attrs.get("position")
-    if isinstance(pos, str):
-        try:
-            pos = ast.literal_eval(pos)
-        except (ValueError, SyntaxError):
-            pos = [s for s in re.split(r"[,\s]+", pos.strip("()[] ")) if s]
-    vals: list = []
-    if isinstance(pos, dict):
-        for keys in (("lon", "lat", "alt"), ("longitude", "latitude", "altitude"), ("x", "y", "z")):
-            if keys[0] in pos and keys[1] in pos:
-                vals = [pos[keys[0]], pos[keys[1]]] + ([pos[keys[2]]] if keys[2] in pos else [])
-                break
-    elif isinstance(pos, (list, tuple)):
-        vals = list(pos)
-    try:
-        nums = [float(v) for v in vals]
-    except (TypeError, ValueError):
-        nums = []
-    if len(nums) not in (2, 3):
-        what = "has no position" if pos is None else f"has an unreadable lon/lat position {pos!r}"
-        raise GmlError(f"{p}: node {n.gml_id!r} ({n.attrs.get('name', n.attrs.get('type'))}) {what}")
-    lon, lat = nums[0], nums[1]
-    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise GmlError(f"{p}: node {n.gml_id!r} position ({lon}, {lat}) is not a longitude/latitude")
-    return lon, lat, nums[2] if len(nums) == 3 else None
-
-
-def _import_streetview(p: Path, attrs: dict, nodes: list[_Node], edges: list[dict]) -> GmlImport:
-    bases = [n for n in nodes if n.kind == "base"]
-    clusters = [n for n in nodes if n.kind == "cluster"]
-    geo = {id(n): _lonlat(p, n) for n in bases}
-    for n in clusters:
-        if n.attrs.get("position") is not None:
-            geo[id(n)] = _lonlat(p, n)
-    lon0 = sum(g[0] for g in geo.values()) / len(geo)
-    lat0 = sum(g[1] for g in geo.values()) / len(geo)
-    alts = [g[2] for g in geo.values() if g[2] is not None]
-    alt0 = sum(alts) / len(alts) if alts else 0.0
-    for n in (*bases, *clusters):
-        if id(n) in geo:
-            lon, lat, alt = geo[id(n)]
-            n.position = (*lonlat_to_local(lon, lat, lon0, lat0), (alt - alt0) if alt is not None else 0.0)
-    taken: set[str] = set()
-    places, images = [], {}
-    for step, n in enumerate(bases):
-        n.id = _unique(str(n.attrs.get("lab_id", "")), taken, f"place/{step}")
-        name, caption = str(n.attrs.get("name", "")).strip(), str(n.attrs.get("caption", "")).strip()
-        text = f"{name}. {caption}" if name and caption and name not in caption else (caption or name)
-        places.append(PlaceRecord(n.id, Pose(*n.position), _timestamp(n.attrs.get("timestamp")), step, text))
-        if n.attrs.get("image_path"):
-            images[n.id] = str(n.attrs["image_path"])
-    levels = Counter()
-    for n in clusters:
-        lv = n.attrs.get("level", 0)
-        n.id = _unique(str(n.attrs.get("lab_id", "")), taken, f"cluster/{lv}/{levels[lv]}")
-        levels[lv] += 1
-    lookup: dict[Any, _Node] = {}
-    for n in (*bases, *clusters):
-        lookup.setdefault(n.gml_id, n)
-        for key in ("label", "name"):
-            if isinstance(n.attrs.get(key), (str, int)):
-                lookup.setdefault(n.attrs[key], n)
-    part_of: dict[tuple[str, str], tuple[_Node, _Node]] = {}
-    traverse = []
-    for c in clusters:
-        for m in as_list(c.attrs.get("members")):
-            child = lookup.get(m) or lookup.get(str(m))
-            if child is None and isinstance(m, str) and m.lstrip("-").isdigit():
-                child = lookup.get(int(m))
-            if child is None:
-                raise GmlError(f"{p}: cluster {c.gml_id!r} lists an unknown member {m!r}")
-            part_of.setdefault((child.id, c.id), (child, c))
-    for e in edges:
-        a, b = lookup.get(e.get("source")), lookup.get(e.get("target"))
-        if a is None or b is None:
-            continue
-        if e.get("relationship") == "part_of":
-            part_of.setdefault((a.id, b.id), (a, b))
-        elif a.kind == b.kind == "base":
-            traverse.append(EdgeRow(a.id, b.id, TRAVERSE, {"length": _dist(e, a, b)}))
-    cluster_recs, membership = _forest(p, clusters, list(part_of.values()), {pl.id: pl for pl in places})
-    meta = {"format": "streetview", "file": p.name, "environment": str(attrs.get("environment", p.stem)),
-            "origin": {"lon": lon0, "lat": lat0, "alt": alt0},
-            "frame": "equirectangular metres east/north of the origin; z = altitude - origin altitude",
-            "counts": {"base": len(bases), "cluster": len(clusters), "part_of": len(part_of)}}
-    return GmlImport(tuple(places), (), tuple(cluster_recs), (), tuple(traverse), tuple(membership), meta, images)
-
-
-# -------------------------------------------------------------------------------------- forest
-def _forest(p: Path, clusters: list[_Node], part_of: list[tuple[_Node, _Node]],
-            leaves: Mapping[str, Any]) -> tuple[list[ClusterRecord], list[Membership]]:
-    """Cluster records with children, parents, counts and extents; checks the ``part_of`` tree."""
-    cluster_ids = {n.id for n in clusters}
-    parent: dict[str, str] = {}
-    children: dict[str, list[str]] = {n.id: [] for n in clusters}
-    for child, par in part_of:
-        if par.id not in cluster_ids:
-            raise GmlError(f"{p}: part_of edge from {child.gml_id!r} points to {par.gml_id!r}, which is not a cluster")
-        if child.id in parent and parent[child.id] != par.id:
-            raise GmlError(f"{p}: node {child.gml_id!r} is part_of two clusters ({parent[child.id]}, {par.id})")
-        if child.id not in parent:
-            parent[child.id] = par.id
-            children[par.id].append(child.id)
-    for start in parent:
-        seen, cur = [start], start
-        while cur in parent:
-            cur = parent[cur]
-            if cur in seen:
-                loop = " -> ".join(seen[seen.index(cur):] + [cur])
-                raise GmlError(f"{p}: part_of edges form a cycle: {loop}")
-            seen.append(cur)
-    by_id = {n.id: n for n in clusters}
-    below: dict[str, list[str]] = {}
-
-    def leaves_below(cid: str) -> list[str]:
-        if cid not in below:
-            out: list[str] = []
-            for c in children[cid]:
-                out.extend(leaves_below(c) if c in by_id else [c] if c in leaves else [])
-            below[cid] = out
-        return below[cid]
-
-    def height(cid: str) -> int:
-        return 1 + max((height(c) for c in children[cid] if c in by_id), default=0)
-
-    records = []
-    for n in clusters:
-        lv_ids = leaves_below(n.id)
-        pts = [leaves[i].position for i in lv_ids]
-        if n.position is None:
-            if not pts:
-                raise GmlError(f"{p}: cluster {n.gml_id!r} has no position and no leaves below it")
-            n.position = tuple(sum(c) / len(pts) for c in zip(*pts, strict=True))
-        counts = Counter(getattr(leaves[i], "label", "") for i in lv_ids)
-        counts.pop("", None)
-        level = n.attrs.get("level")
-        level = int(level) if isinstance(level, (int, float)) else height(n.id)
-        stamps = [_leaf_time(leaves[i]) for i in lv_ids]
-        records.append(ClusterRecord(
-            id=n.id, level=level, name=str(n.attrs.get("name", "") or n.attrs.get("label", n.id)).replace("_", " "),
-            summary=str(n.attrs.get("summary", "")), position=n.position, floor=int(n.attrs.get("floor", 0)),
-            children=tuple(children[n.id]), parent=parent.get(n.id), n_leaves=len(lv_ids),
-            counts=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            room_type=str(n.attrs.get("room_type", "")),
-            bbox_min=tuple(min(c) for c in zip(*pts, strict=True)) if pts else n.position,
-            bbox_max=tuple(max(c) for c in zip(*pts, strict=True)) if pts else n.position,
-            first_seen=min(stamps, default=0.0), last_seen=max(stamps, default=0.0)))
-    level_of = {r.id: r.level for r in records}
-    membership = [Membership(c, par, level_of[par]) for c, par in parent.items()]
-    return records, membership
-
-
-def _leaf_time(rec: Any) -> float:
-    return rec.timestamp if isinstance(rec, PlaceRecord) else rec.first_seen
-
-
 # -------------------------------------------------------------------------------------- export
 def export_gml(source: MemorySnapshot | GmlImport | Iterable[Record], path: str | Path, *,
                environment: str = "", detection_radius: float = DEFAULT_DETECTION_RADIUS) -> Path:
-    """Write a memory (snapshot, import or plain records) as an AirSim-style Embodied-RAG GML file.
+    """Write a memory (snapshot, import or plain records) as an Embodied-RAG GML file.
 
-    Places become ``drone`` nodes, objects ``object`` nodes, clusters ``cluster`` nodes with ``part_of``
-    edges; traverse edges become ``drone_path`` and relations ``spatial`` edges (positions, yaw and
-    relation words converted back to the AirSim frame). Raises ``GmlError`` when ``path`` cannot be written.
+    A memory imported from a street-view file is written as street view (``street_view`` leaves with
+    their original attributes and lon/lat, ``cluster`` nodes with ``members``). Anything else is written
+    in the AirSim style: places become ``drone`` nodes, objects ``object`` nodes, clusters ``cluster``
+    nodes with ``part_of`` edges; traverse edges become ``drone_path`` and relations ``spatial`` edges
+    (positions, yaw and relation words converted back to the AirSim frame). Raises ``GmlError`` when
+    ``path`` cannot be written.
     """
     if isinstance(source, (MemorySnapshot, GmlImport)):
         places, objects, clusters = source.places, source.objects, source.clusters
@@ -511,6 +291,10 @@ def export_gml(source: MemorySnapshot | GmlImport | Iterable[Record], path: str 
         members = list(source.membership)
         env = environment or str(source.meta.get("environment", "")
                                  or (source.meta.get("source") or {}).get("environment", ""))
+        imported = source.meta if isinstance(source, GmlImport) else (source.meta.get("import") or {})
+        if imported.get("format") == "streetview" and not objects:
+            text = streetview_nodes_text(places, clusters, traverse, members, source.sources, imported, env)
+            return _write(Path(path), text, len(places) + len(clusters))
     else:
         recs = list(source)
         places = [r for r in recs if isinstance(r, PlaceRecord)]
@@ -523,7 +307,7 @@ def export_gml(source: MemorySnapshot | GmlImport | Iterable[Record], path: str 
 
     def add(rec_id: str, label: str, body: dict) -> None:
         gid[rec_id] = len(gid)
-        nodes.append(("node", {"id": gid[rec_id], "label": _unique(label, labels, f"{label}_{len(gid)}"),
+        nodes.append(("node", {"id": gid[rec_id], "label": unique_id(label, labels, f"{label}_{len(gid)}"),
                                **body, "lab_id": rec_id}))
 
     for i, r in enumerate(places):
@@ -574,12 +358,15 @@ def export_gml(source: MemorySnapshot | GmlImport | Iterable[Record], path: str 
     header |= {"environment": env or "memory", "detection_radius": float(detection_radius),
                "exported_by": "embodied-rag-lab"}
     text = "graph [\n" + format_gml([*header.items(), *nodes, *(("edge", e) for e in edge_list)], 1) + "]\n"
-    out = Path(path)
+    return _write(Path(path), text, len(nodes))
+
+
+def _write(out: Path, text: str, n_nodes: int) -> Path:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
         raise GmlError(f"cannot write {out}: {e.strerror or e}") from e
-    log.info("exported %d nodes and %d edges to %s", len(nodes), len(edge_list), out)
+    log.info("exported %d nodes to %s", n_nodes, out)
     return out
 
 

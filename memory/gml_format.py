@@ -2,7 +2,10 @@
 ``format_gml`` writes pairs back; ``group_pairs`` and ``as_list`` read the values of parsed files.
 
 Our own reader, because networkx's ``read_gml`` builds an undirected graph from the Embodied-RAG
-files and so loses the direction of ``part_of`` and relation edges.
+files and so loses the direction of ``part_of`` and relation edges. Lists follow networkx's GML encoding:
+a repeated key is a list, and a list of one element is written as the key twice, the first time with the
+marker value ``"_networkx_list_start"`` (``members "_networkx_list_start"  members "405"``); the
+marker alone is an empty list. ``group_pairs`` reads the encoding and ``format_gml`` writes it.
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from typing import Any
 
 from memory.errors import GmlError
 
-__all__ = ["parse_gml", "format_gml", "group_pairs", "as_list"]
+__all__ = ["parse_gml", "format_gml", "group_pairs", "as_list", "LIST_START"]
+
+LIST_START = "_networkx_list_start"  # networkx's marker before a list that would otherwise not read as one
 
 _TOKEN = re.compile(r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<key>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<real>[+-]?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|INF|NAN))
@@ -73,14 +78,17 @@ def parse_gml(text: str, source: str = "GML") -> list[tuple[str, Any]]:
 
 
 def format_gml(pairs: Iterable[tuple[str, Any]], indent: int = 0) -> str:
-    """GML text for ``(key, value)`` pairs; dict values become ``[...]`` blocks, lists repeated keys."""
+    """GML text for ``(key, value)`` pairs; dict values become ``[...]`` blocks, lists repeated keys
+    (lists of fewer than two items start with the networkx marker so that they read back as lists)."""
     out = []
     pad = "  " * indent
     for key, value in pairs:
         if isinstance(value, Mapping):
             out.append(f"{pad}{key} [\n{format_gml(value.items(), indent + 1)}{pad}]\n")
         elif isinstance(value, (list, tuple)):
-            out.append(format_gml(((key, v) for v in value), indent))
+            items = [LIST_START, *value] if len(value) < 2 else list(value)
+            out.append("".join(f"{pad}{key} [\n{format_gml(v.items(), indent + 1)}{pad}]\n" if isinstance(v, Mapping)
+                               else f"{pad}{key} {_gml_value(v)}\n" for v in items))
         else:
             out.append(f"{pad}{key} {_gml_value(value)}\n")
     return "".join(out)
@@ -103,13 +111,18 @@ def _gml_value(v: Any) -> str:
 
 
 def group_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Pairs as a dict; repeated keys collect into lists (as networkx does)."""
+    """Pairs as a dict; repeated keys collect into lists and the networkx list marker is read (a key
+    whose first value is ``LIST_START`` is a list of the values after it, possibly empty), at every depth."""
     d: dict[str, Any] = {}
     multi: set[str] = set()
     for k, v in pairs:
         v = group_pairs(v) if isinstance(v, list) else v
         if k not in d:
-            d[k] = v
+            if v == LIST_START:
+                d[k] = []
+                multi.add(k)
+            else:
+                d[k] = v
         elif k in multi:
             d[k].append(v)
         else:
@@ -119,12 +132,15 @@ def group_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def as_list(v: Any) -> list:
+    """A grouped value as a list: ``None`` -> ``[]``, a scalar -> ``[v]``, a Python list written as a
+    string (``"['n2', 'n3']"``) -> its items; a stray networkx list marker is never an item."""
     if v is None:
         return []
     if isinstance(v, str) and v.strip().startswith("["):
-        try:  # a Python list written as a string, as the authors' street-view files do
+        try:  # a Python list written as a string, as some street-view files do
             parsed = ast.literal_eval(v.strip())
-            return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+            v = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
         except (ValueError, SyntaxError):
             pass
-    return list(v) if isinstance(v, list) else [v]
+    items = list(v) if isinstance(v, list) else [v]
+    return [x for x in items if x != LIST_START]

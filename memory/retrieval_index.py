@@ -185,7 +185,8 @@ class RetrievalIndex:
         """The index of an ``EmbodiedMemory`` (its forest, graph and vectors)."""
         forest, graph = memory.forest, memory.graph
         leaf_by_id = {lf.id: lf for lf in forest.leaves()}
-        levels_ids: dict[int, list[str]] = {lv: [] for lv in (1, 2, 3, 4)}
+        top = max((forest.level_of(r) for r in forest.roots()), default=4)  # kept imported forests may be deeper
+        levels_ids: dict[int, list[str]] = {lv: [] for lv in range(1, max(4, top) + 1)}
         parent_of: dict[str, str] = {}
         leaf_order: list[str] = []
         ranges: dict[str, tuple[int, int]] = {}
@@ -282,7 +283,7 @@ class RetrievalIndex:
 
         leaf_row = {i: k for k, i in enumerate(leaf_order)}
         levels: dict[int, ClusterLevel] = {}
-        for lv in (1, 2, 3, 4):
+        for lv in levels_ids:
             ids = levels_ids[lv]
             recs = [forest.cluster(c) for c in ids]
             summ = np.zeros((len(ids), dim), dtype=np.float32)
@@ -296,7 +297,7 @@ class RetrievalIndex:
                                       np.full(len(ids), -1, dtype=np.int64),
                                       np.array([r.floor for r in recs], dtype=np.int16),
                                       [r.room_type for r in recs], recs)
-        for lv in (1, 2, 3):
+        for lv in list(levels_ids)[:-1]:
             above = {c: k for k, c in enumerate(levels_ids[lv + 1])}
             levels[lv].parent = np.array([above.get(parent_of.get(c, ""), -1) for c in levels_ids[lv]],
                                          dtype=np.int64)

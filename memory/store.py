@@ -14,6 +14,8 @@ Tables (schema version ``SCHEMA_VERSION``):
 * ``embeddings(node_id, modality, encoder, dim, dtype, vec, source_hash)`` — float32 little-endian
   blobs; ``source_hash`` (``content_hash``) of the text or image the vector was computed from.
 * ``images(node_id, kind, png, width, height)`` — ``thumb`` / ``crop`` / ``view`` PNGs.
+* ``sources(node_id, data)`` — for imported nodes, their attributes in the source file (JSON); files
+  written before this table existed simply have none.
 
 Writes go into one open transaction that ``checkpoint()`` commits, so a crash (even ``kill -9``)
 loses at most the work since the last checkpoint and never leaves a half-written checkpoint.
@@ -52,6 +54,7 @@ from memory.records_json import Record, content_hash, record_from_json, record_t
 from memory.store_file import (
     SCHEMA_SQL,
     SCHEMA_VERSION,
+    SOURCES_SQL,
     app_version,
     dumps_json,
     fsync_path,
@@ -339,6 +342,8 @@ class MemoryStore:
                 conn.execute(f"DELETE FROM membership WHERE child IN ({q}) OR parent IN ({q})", part + part)
                 conn.execute(f"DELETE FROM embeddings WHERE node_id IN ({q})", part)
                 conn.execute(f"DELETE FROM images WHERE node_id IN ({q})", part)
+                if self._has_sources():
+                    conn.execute(f"DELETE FROM sources WHERE node_id IN ({q})", part)
         return n
 
     def node_count(self, kind: str | None = None) -> int:
@@ -527,6 +532,31 @@ class MemoryStore:
         with self._lock:
             return [tuple(r) for r in self._c().execute("SELECT node_id, kind FROM images ORDER BY node_id, kind")]
 
+    # -------------------------------------------------------------------------------- sources
+    def _has_sources(self) -> bool:
+        return self._c().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sources'"
+                                 ).fetchone() is not None
+
+    def put_sources(self, sources: Mapping[str, Mapping[str, Any]]) -> int:
+        """Keep imported nodes' attributes as written in their source file (node id -> JSON-able dict)."""
+        rows = [(str(i), dumps_json(dict(d))) for i, d in sources.items()]
+        with self._lock:
+            conn = self._w()
+            conn.execute(SOURCES_SQL)  # files from before the table existed get it on first use
+            conn.executemany("INSERT OR REPLACE INTO sources (node_id, data) VALUES (?, ?)", rows)
+        return len(rows)
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """Every node's source attributes (empty for memories that were not imported)."""
+        with self._lock:
+            if not self._has_sources():
+                return {}
+            rows = self._c().execute("SELECT node_id, data FROM sources ORDER BY rowid").fetchall()
+        try:
+            return {str(i): json.loads(d) for i, d in rows}
+        except ValueError as e:
+            raise CorruptMemoryFile(f"{self._path}: unreadable source attributes ({e})", path=self._path) from e
+
     # ----------------------------------------------------------------------------------- meta
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The JSON value stored under ``key`` (``default`` when absent)."""
@@ -555,6 +585,7 @@ class MemoryStore:
             edges = conn.execute("SELECT src, dst, kind, data FROM edges ORDER BY rowid").fetchall()
             members = conn.execute("SELECT child, parent, level FROM membership ORDER BY rowid").fetchall()
             meta = self.meta()
+            sources = self.sources()
         out: dict[type, list] = {PlaceRecord: [], ObjectRecord: [], ClusterRecord: []}
         try:
             for node_id, data in nodes:
@@ -566,7 +597,7 @@ class MemoryStore:
         except (RecordFormatError, ValueError) as e:
             raise CorruptMemoryFile(f"{self._path}: unreadable record ({e})", path=self._path) from e
         return MemorySnapshot(tuple(out[PlaceRecord]), tuple(out[ObjectRecord]), tuple(out[ClusterRecord]),
-                              edge_rows, tuple(Membership(*m) for m in members), meta)
+                              edge_rows, tuple(Membership(*m) for m in members), meta, sources)
 
     def stats(self) -> dict[str, Any]:
         """Counts without loading records: ``nodes`` per ``(kind, level)``, ``edges`` per kind,

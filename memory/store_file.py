@@ -15,11 +15,13 @@ import numpy as np
 
 from memory.errors import CorruptMemoryFile, MemoryFileError, MemoryStoreError, NewerSchemaError, NotAMemoryFile
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "SCHEMA_SQL", "validate_file", "fsync_path", "temp_file", "remove_sidecars",
+__all__ = ["SCHEMA_VERSION", "TABLES", "OPTIONAL_TABLES", "SCHEMA_SQL", "SOURCES_SQL", "validate_file", "fsync_path",
+           "temp_file", "remove_sidecars",
            "now_iso", "app_version", "dumps_json"]
 
 SCHEMA_VERSION = 1
 TABLES = ("meta", "nodes", "edges", "membership", "embeddings", "images")
+OPTIONAL_TABLES = ("sources",)  # added after schema 1 shipped: files without it are still schema 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA_SQL = """
@@ -44,7 +46,10 @@ CREATE INDEX embeddings_space ON embeddings (encoder, modality);
 CREATE TABLE images (
     node_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('thumb', 'crop', 'view', 'map')),
     png BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (node_id, kind));
+CREATE TABLE sources (node_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+# The attributes an imported node had in its source file (JSON), for exports that write them back.
+SOURCES_SQL = "CREATE TABLE IF NOT EXISTS sources (node_id TEXT PRIMARY KEY, data TEXT NOT NULL)"
 
 
 def fsync_path(path: Path, *, directory: bool = False) -> None:

@@ -54,7 +54,8 @@ def relation_to_edge(rel: Relation) -> EdgeRow:
 
 @dataclass(frozen=True, eq=False)
 class MemorySnapshot:
-    """Everything a memory file holds except vectors and images, in insertion order."""
+    """Everything a memory file holds except vectors and images, in insertion order; ``sources`` are
+    the attributes imported nodes had in their source file (node id -> attributes)."""
 
     places: tuple[PlaceRecord, ...] = ()
     objects: tuple[ObjectRecord, ...] = ()
@@ -62,6 +63,7 @@ class MemorySnapshot:
     edges: tuple[EdgeRow, ...] = ()
     membership: tuple[Membership, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def records(self) -> tuple[Record, ...]:

@@ -48,10 +48,13 @@ __all__ = [
     "check_images",
     "configure_torch_threads",
     "file_digest",
+    "user_cache_dir",
+    "CACHE_ENV",
 ]
 
 TEXT = "text"
 IMAGE = "image"
+CACHE_ENV = "EMBODIED_RAG_LAB_CACHE"  # a folder for the on-disk caches, or "off"
 
 
 @runtime_checkable
@@ -320,3 +323,15 @@ def file_digest(path: str | Path, n: int = 12) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:n]
+
+
+def user_cache_dir() -> Path | None:
+    """Folder of the on-disk caches (e.g. ``memory.encoders.disk_cache``): ``$EMBODIED_RAG_LAB_CACHE``
+    when set (``off``, ``none`` or ``0`` turn the caches off: ``None``), else
+    ``$XDG_CACHE_HOME/embodied-rag-lab`` (``~/.cache/embodied-rag-lab``). Not created here."""
+    given = os.environ.get(CACHE_ENV, "").strip()
+    if given.lower() in ("off", "none", "0", "false", "no"):
+        return None
+    if given:
+        return Path(given).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "embodied-rag-lab"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -37,6 +38,14 @@ class HashEncoder:
         return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
+@pytest.fixture(autouse=True)
+def _private_embedding_cache(monkeypatch, tmp_path_factory):
+    """Imports keep text vectors in the user's cache: here, one per test."""
+    from memory.encoders import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("embedding-cache")))
+
+
 @pytest.fixture
 def encoder(monkeypatch):
     enc = HashEncoder()
@@ -69,9 +78,9 @@ def test_import_keep_forest_then_info_then_export(tmp_path, capsys, encoder):
     assert code == 0, err
     assert re.search(r"253 places, 257 objects, 31 clusters \(from the file\), 1702 relations, 252 traverse edges, "
                      r"541 vectors \(test:hash16\)", out)
-    assert encoder.calls == 541
     with MemoryStore.open(db, create=False, readonly=True) as s:
         snap = s.load()
+        assert encoder.calls == len({r.text for r in snap.records}) < 541  # each distinct text embedded once
         assert s.get_meta("forest") == "file" and s.get_meta("source")["format"] == "airsim"
         ids, mat = s.get_embeddings("test:hash16", "text")
         assert len(ids) == 541 and mat.shape == (541, 16)
@@ -159,6 +168,52 @@ def test_street_view_import_with_the_real_text_encoder(tmp_path, capsys):
         assert s.get_meta("source")["format"] == "streetview"
 
 
+def _streets(path: Path, extra: str = "") -> Path:
+    """Forty panoramas along two streets 150 m apart, as the authors write them (images not shipped)."""
+    nodes = []
+    for k in range(40):
+        street, thing = ("Forbes Ave", "a coffee shop") if k < 20 else ("Craig St", "a bookstore")
+        lon, lat = -79.9436 + (k % 20) * 5e-5, 40.4433 + (0.00135 if k >= 20 else 0.0)
+        nodes.append(f'  node [ id {k} label "{k}" type "street_view" image_path "images/sv_{k:04d}.jpg" '
+                     f'name "View {k}" caption "A street view of {street} with {thing} and parked cars." '
+                     f'position [ x {lon!r} y {lat!r} z 0.0 ] timestamp "2023-1{k % 3}" level 0 pano_id "p{k}" '
+                     f'base_heading 0 ]\n')
+    path.write_text("graph [\n" + "".join(nodes) + extra + "]\n")
+    return path
+
+
+def test_street_view_import_is_geographic_and_reuses_the_cache(tmp_path, capsys, caplog, encoder):
+    gml = _streets(tmp_path / "streets.gml", '  node [ id 90 type "poi" ]\n  node [ id 91 type "poi" ]\n')
+    db = tmp_path / "streets.db"
+    with caplog.at_level(logging.WARNING):
+        code, out, err = _run(capsys, "import-gml", str(gml), "--out", str(db))
+    assert code == 0, err
+    assert "40 places, 0 objects" in out and "(rebuilt)" in out
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings  # one line for the skipped nodes, one for all the missing images
+    assert "skipped 2 nodes" in warnings[0] and "poi 2" in warnings[0]
+    assert "40 of 40 images not found" in warnings[1] and "images/sv_0000.jpg" in warnings[1]
+    first = encoder.calls
+    with MemoryStore.open(db, create=False, readonly=True) as s:
+        snap = s.load()
+    n_clusters = len(snap.clusters)
+    assert first == 40 + n_clusters and snap.sources["place/7"]["image_path"] == "images/sv_0007.jpg"
+    assert snap.meta["import"]["level_names"] == ["place", "block", "neighbourhood", "district", "site"]
+
+    code, out, err = _run(capsys, "import-gml", str(gml), "--out", str(db))  # again: nothing to embed
+    assert code == 0 and encoder.calls == first and f"{40 + n_clusters} vectors from the cache" in out
+
+    code, out, err = _run(capsys, "memory", "info", str(db))
+    assert code == 0 and err == ""
+    assert re.search(r"levels +L0 place: 40 · L1 block: \d+ · L2 neighbourhood: \d+ · L3 district: 1 · L4 site: 1",
+                     out), out
+    assert "top level (L4 site):" in out and "Forbes Avenue" in out
+    for word in ("room", "floor", "hallway"):
+        assert word not in out.lower()
+    info = json.loads(_run(capsys, "memory", "info", str(db), "--json")[1])
+    assert info["level_names"] == ["place", "block", "neighbourhood", "district", "site"]
+
+
 # ------------------------------------------------------------------------------------------- errors
 def _one_error_line(code: int, out: str, err: str) -> str:
     assert code == 2 and out == ""
@@ -177,6 +232,11 @@ def _png(path: Path) -> Path:
 def test_import_errors(tmp_path, capsys, encoder):
     line = _one_error_line(*_run(capsys, "import-gml", str(tmp_path / "nope.gml"), "--out", str(tmp_path / "m.db")))
     assert "GML file not found" in line
+    odd = tmp_path / "odd.gml"
+    odd.write_text('graph [ node [ id 0 type "poi" ] node [ id 1 type "sensor" ] ]')
+    line = _one_error_line(*_run(capsys, "import-gml", str(odd), "--out", str(tmp_path / "m.db")))
+    assert "nothing to import" in line and "node types found: poi 1, sensor 1" in line
+    odd.unlink()
     notes = tmp_path / "notes.gml"
     notes.write_text("these are not the droids you are looking for\n")
     assert "is not a GML file" in _one_error_line(*_run(capsys, "import-gml", str(notes), "--out",

@@ -1,6 +1,7 @@
 """Embodied-RAG GML import/export: the shared Building99 files, a street-view fixture, the label reader."""
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -24,6 +25,8 @@ from memory.gml import (
     parse_label,
     plural_phrase,
 )
+from memory.gml_format import LIST_START, group_pairs
+from memory.gml_records import TimestampReader
 from memory.store import MemoryStore, relation_to_edge
 from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
 from sim.types import Pose
@@ -208,6 +211,21 @@ def test_format_gml_round_trips_through_parse():
     assert nx.parse_gml(format_gml([("graph", {"node": [{"id": 0, "label": "a"}]})]).splitlines()).nodes
 
 
+def test_networkx_list_encoding():
+    g = parse_gml('graph [ node [ id 1 members "_networkx_list_start" members "405" ] '
+                  'node [ id 2 members "_networkx_list_start" ] node [ id 3 members 4 members 5 ] node [ id 4 m 7 ] '
+                  'x [ tags "_networkx_list_start" tags "a" ] ]')[0][1]
+    d = [group_pairs(v) for _, v in g]
+    assert [n.get("members", n.get("m")) for n in d[:4]] == [["405"], [], [4, 5], 7]
+    assert d[4] == {"tags": ["a"]}  # nested blocks too
+    text = format_gml([("graph", {"node": [{"id": 1, "members": ["405"]}, {"id": 2, "members": []},
+                                           {"id": 3, "members": [4, 5]}]})])
+    assert text.count(LIST_START) == 2
+    nodes = [group_pairs(v) for _, v in parse_gml(text)[0][1]]
+    assert [n["members"] for n in nodes] == [["405"], [], [4, 5]]
+    assert nx.parse_gml(text.splitlines(), label="id").nodes[1]["members"] == ["405"]
+
+
 # -------------------------------------------------------------------------------------- bad inputs
 def _write(tmp_path: Path, text: str, name: str = "g.gml") -> Path:
     p = tmp_path / name
@@ -252,31 +270,37 @@ def test_bad_gml_gives_one_clear_line(tmp_path, make, words):
 
 # ------------------------------------------------------------------------------------- street view
 LAT0, LON0 = 40.4433, -79.9436  # Pittsburgh
+CMU = Path(__file__).resolve().parents[2] / "assets" / "data" / "embodied-rag-cmu500"
 
 
 def _street_view(tmp_path: Path) -> Path:
+    """Four panoramas in the authors' layout (street_view and base leaves, members as label strings, a
+    Python list string and networkx's one-element list encoding) under a three-level forest."""
     from PIL import Image
 
     Image.fromarray(np.full((120, 200, 3), 90, np.uint8)).save(tmp_path / "img0.png")
-    nodes = [  # (name, caption, lon, lat, alt)
-        ("Forbes Ave", "a bus stop with a shelter and a bench", LON0, LAT0, 280.0),
-        ("Forbes Ave east", "a coffee shop with outdoor tables", LON0 + 0.001, LAT0, 282.0),
-        ("Craig St", "a bookstore and a bike rack", LON0, LAT0 + 0.001, 284.0),
-        ("Craig St north", "a parking lot", LON0 + 0.001, LAT0 + 0.001, 286.0),
+    nodes = [  # (name, caption, lon, lat, alt, date)
+        ("Forbes Ave", "a bus stop with a shelter and a bench", LON0, LAT0, 280.0, "2024-05"),
+        ("Forbes Ave east", "a coffee shop with outdoor tables", LON0 + 0.001, LAT0, 282.0, "2024-05-02T10:00:00"),
+        ("Craig St", "a bookstore and a bike rack", LON0, LAT0 + 0.001, 284.0, "2023"),
+        ("Craig St north", "a parking lot", LON0 + 0.001, LAT0 + 0.001, 286.0, "2022-07-15"),
     ]
     parts = ['graph [\n  environment "CMU campus"\n']
-    for i, (name, cap, lon, lat, alt) in enumerate(nodes):
+    for i, (name, cap, lon, lat, alt, date) in enumerate(nodes):
         pos = (f"position [ x {lon!r} y {lat!r} z {alt!r} ]" if i % 2 == 0
                else f'position "{{\'lon\': {lon!r}, \'lat\': {lat!r}, \'alt\': {alt!r}}}"')
-        parts.append(f'  node [ id "n{i}" label "n{i}" type "base" name "{name}" caption "{cap}" {pos} '
-                     f'image_path "img{i}.png" timestamp "2024-05-0{i + 1}T10:00:00" level 0 ]\n')
-    parts.append('  node [ id "c0" label "c0" type "cluster" level 1 name "transit corner" '
-                 'summary "bus stop and cafe" members "n0" members "n1" ]\n')
-    parts.append('  node [ id "c1" label "c1" type "cluster" level 1 name "books and parking" '
-                 'summary "bookstore, parking" members "[\'n2\', \'n3\']" ]\n')
-    parts.append('  node [ id "c2" label "c2" type "cluster" level 2 name "campus edge" summary "all of it" '
-                 'members "c0" members "c1" ]\n')
-    parts.append('  edge [ source "n0" target "n1" ]\n  edge [ source "n1" target "n3" ]\n]\n')
+        kind = "street_view" if i < 3 else "base"
+        parts.append(f'  node [ id {i} label "{i}" type "{kind}" name "{name}" caption "{cap}" {pos} '
+                     f'image_path "img{i}.png" timestamp "{date}" level 0 pano_id "pano{i}" base_heading 90 ]\n')
+    parts.append('  node [ id 10 label "cluster_L1_0" type "cluster" level 1 name "transit corner" '
+                 'summary "bus stop and cafe" members "0" members "1" relationships "bus stop by the cafe" ]\n')
+    parts.append('  node [ id 11 label "cluster_L1_1" type "cluster" level 1 name "books and parking" '
+                 'summary "bookstore, parking" members "[\'2\', \'3\']" ]\n')
+    parts.append('  node [ id 12 label "cluster_L2_0" type "cluster" level 2 name "campus edge" summary "all of it" '
+                 'members "cluster_L1_0" members "cluster_L1_1" ]\n')
+    parts.append('  node [ id 13 label "cluster_L3_0" type "cluster" level 3 name "campus" summary "the site" '
+                 'members "_networkx_list_start" members "cluster_L2_0" ]\n')
+    parts.append('  edge [ source 0 target 1 ]\n  edge [ source 1 target 3 ]\n  edge [ source 0 target 10 ]\n]\n')
     return _write(tmp_path, "".join(parts), "street.gml")
 
 
@@ -294,16 +318,121 @@ def test_street_view_lonlat_becomes_metres(tmp_path):
     assert np.mean([pl.position for pl in g.places], axis=0) == pytest.approx([0, 0, 0], abs=1e-6)
     assert p["place/3"].position[2] == pytest.approx(3.0)
     assert p["place/0"].caption == "Forbes Ave. a bus stop with a shelter and a bench"
-    assert p["place/1"].timestamp == datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp()
     assert g.image_paths == {f"place/{i}": f"img{i}.png" for i in range(4)}
     assert [(e.src, e.dst) for e in g.traverse] == [("place/0", "place/1"), ("place/1", "place/3")]
     c = {cl.name: cl for cl in g.clusters}
-    assert c["transit corner"].children == ("place/0", "place/1")
+    assert c["transit corner"].children == ("place/0", "place/1")  # the bare edge 0 -> 10 repeats a member
     assert c["books and parking"].children == ("place/2", "place/3")  # members given as a list string
-    assert c["campus edge"].n_leaves == 4 and c["campus edge"].parent is None and c["campus edge"].level == 2
+    assert c["campus"].children == (c["campus edge"].id,)  # networkx's one-element list encoding
+    assert c["campus"].n_leaves == 4 and c["campus"].parent is None and c["campus"].level == 3
     assert c["transit corner"].position == pytest.approx(
         tuple(np.mean([p["place/0"].position, p["place/1"].position], axis=0)))
     assert {(m.child, m.level) for m in g.membership} >= {("place/0", 1), (c["transit corner"].id, 2)}
+
+
+def test_street_view_leaves_keep_their_source_ids_and_attributes(tmp_path):
+    g = import_gml(_street_view(tmp_path))
+    assert [pl.id for pl in g.places] == ["place/0", "place/1", "place/2", "place/3"]  # place/<source id>
+    src = g.sources["place/2"]
+    assert src["id"] == 2 and src["label"] == "2" and src["type"] == "street_view" and src["pano_id"] == "pano2"
+    assert (src["name"], src["caption"], src["image_path"]) == ("Craig St", "a bookstore and a bike rack", "img2.png")
+    assert (src["lon"], src["lat"], src["alt"], src["timestamp"]) == (LON0, LAT0 + 0.001, 284.0, "2023")
+    assert g.sources["place/3"]["type"] == "base" and g.meta["counts"]["street_view"] == 3
+    assert all(pl.pose.yaw == pytest.approx(0.0) for pl in g.places)  # heading 90 (east) is our +x
+    cl = next(c for c in g.clusters if c.name == "transit corner")
+    assert g.sources[cl.id]["relationships"] == "bus stop by the cafe" and g.sources[cl.id]["label"] == "cluster_L1_0"
+
+
+@pytest.mark.parametrize("text, when", [
+    ("2023-12", datetime(2023, 12, 1, tzinfo=UTC)),
+    ("2023", datetime(2023, 1, 1, tzinfo=UTC)),
+    ("2023-12-05", datetime(2023, 12, 5, tzinfo=UTC)),
+    ("20241118_160313", datetime(2024, 11, 18, 16, 3, 13, tzinfo=UTC)),
+    ("2024-05-02T10:00:00", datetime(2024, 5, 2, 10, tzinfo=UTC)),
+])
+def test_dates_of_the_files(text, when):
+    r = TimestampReader()
+    assert r.read(text) == when.timestamp()
+    assert r.read(12.5) == 12.5 and r.read("") == 0.0 and r.missing == 1 and not r.unreadable
+
+
+def test_unreadable_timestamps_make_one_warning_line(tmp_path, caplog):
+    leaves = "".join(f'node [ id {i} type "street_view" caption "view {i}" position [ x {LON0 + i * 1e-4!r} '
+                     f'y {LAT0!r} ] timestamp "{"spring" if i % 2 else "2023-13"}" ]\n' for i in range(40))
+    with caplog.at_level(logging.WARNING):
+        g = import_gml(_write(tmp_path, f"graph [ {leaves} ]"))
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "40 timestamps unreadable, e.g. '2023-13', 'spring'" in lines[0]
+    assert g.meta["timestamps"] == {"unreadable": 40, "missing": 0} and {p.timestamp for p in g.places} == {0.0}
+
+
+def test_unknown_node_types_are_skipped_in_one_line(tmp_path, caplog):
+    text = ('graph [ node [ id 0 type "street_view" caption "a" position [ x -79.9 y 40.4 ] ] '
+            'node [ id 1 type "street_view" caption "b" position [ x -79.9001 y 40.4 ] ] '
+            'node [ id 2 type "poi" ] node [ id 3 type "poi" ] node [ id 4 type "sensor" ] node [ id 5 ] '
+            'edge [ source 0 target 2 ] ]')
+    with caplog.at_level(logging.WARNING):
+        g = import_gml(_write(tmp_path, text))
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "skipped 4 nodes" in lines[0] and "poi 2, (none) 1, sensor 1" in lines[0]
+    assert len(g.places) == 2 and g.meta["skipped_nodes"] == {"poi": 2, "sensor": 1, "(none)": 1}
+    assert g.meta["skipped_edges"] == {"to a skipped or unknown node": 1}
+    with pytest.raises(GmlError, match=r"nothing to import: .* node types found: poi 2, sensor 1$"):
+        import_gml(_write(tmp_path, 'graph [ node [ id 2 type "poi" ] node [ id 3 type "poi" ] '
+                                    'node [ id 4 type "sensor" ] ]', "none.gml"))
+
+
+def test_a_kept_forest_keeps_every_level_renumbered_in_order(tmp_path):
+    text = ('graph [ node [ id 0 type "base" caption "a" position [ x -79.9 y 40.4 ] ] '
+            'node [ id 1 type "base" caption "b" position [ x -79.9001 y 40.4 ] ] '
+            'node [ id 7 label "low" type "cluster" level 2 members 0 members 1 ] '
+            'node [ id 8 label "top" type "cluster" level 5 members "_networkx_list_start" members "low" ] ]')
+    g = import_gml(_write(tmp_path, text))
+    assert {c.name: c.level for c in g.clusters} == {"low": 1, "top": 2}
+    assert g.meta["levels"] == {"file": {"2": 1, "5": 1}, "map": {"2": 1, "5": 2}, "ours": {"1": 1, "2": 1}}
+
+
+def test_street_view_export_round_trips(tmp_path):
+    g = import_gml(_street_view(tmp_path))
+    db = tmp_path / "sv.db"
+    with MemoryStore.open(db) as s:
+        s.upsert_places(g.places)
+        s.upsert_clusters(g.clusters)
+        s.set_membership(g.membership)
+        s.put_edges(g.traverse)
+        s.put_sources(g.sources)
+        s.set_meta("import", dict(g.meta))
+    with MemoryStore.open(db, create=False, readonly=True) as s:
+        snap = s.load()
+    assert snap.sources == g.sources
+    for source in (g, snap):
+        out = export_gml(source, tmp_path / "again.gml")
+        text = out.read_text()
+        assert text.count('type "street_view"') == 3 and 'pano_id "pano1"' in text and 'timestamp "2024-05"' in text
+        again = import_gml(out)
+        assert again.places == g.places and again.traverse == g.traverse
+        assert {i: s for i, s in again.sources.items() if i.startswith("place/")} == {
+            i: s for i, s in g.sources.items() if i.startswith("place/")}
+        for c in g.clusters:  # the export adds the positions the file left out
+            assert {k: v for k, v in again.sources[c.id].items() if k not in ("lon", "lat")} == g.sources[c.id]
+        assert [(c.id, c.name, c.summary, c.level, c.children, c.parent) for c in again.clusters] == [
+            (c.id, c.name, c.summary, c.level, c.children, c.parent) for c in g.clusters]
+        assert np.allclose([c.position for c in again.clusters], [c.position for c in g.clusters], atol=1e-6)
+        assert set(again.membership) == set(g.membership)
+    nxg = nx.read_gml(out, label="id")  # the authors' loader reads it, one-element lists included
+    assert nxg.nodes[13]["members"] == ["cluster_L2_0"] and nxg.nodes[0]["pano_id"] == "pano0"
+
+
+def test_the_authors_cmu_forest_file():
+    g = import_gml(CMU / "semantic_forest_CMU_500.gml")
+    assert len(g.places) == 3313 and len(g.clusters) == 217 and g.meta["counts"]["base"] == 3313
+    assert g.meta["levels"]["file"] == {"1": 159, "2": 45, "3": 10, "4": 2, "5": 1}
+    assert g.meta["timestamps"] == {"unreadable": 0, "missing": 3}
+    one = next(c for c in g.clusters if g.sources[c.id]["id"] == 3345)  # members "_networkx_list_start" "405"
+    assert one.children == ("place/405",) and one.name == "Serene Forest Pathway Scene"
+    assert g.places[405].id == "place/405" and g.sources["place/405"]["id"] == 405
+    assert g.places[0].timestamp == datetime(2023, 12, 1, tzinfo=UTC).timestamp()
+    assert {r.id for r in g.records} >= {f"place/{i}" for i in range(3313)}
 
 
 def test_lonlat_conversion_against_haversine():

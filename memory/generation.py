@@ -131,9 +131,19 @@ class _Facts:
     def priors(self) -> Any:
         return getattr(self.memory, "priors", None)
 
+    @property
+    def geographic(self) -> bool:
+        """Whether the memory is of streets (blocks and neighbourhoods), not of a building's floors."""
+        src = getattr(self.memory, "meta", {}).get("source")
+        return isinstance(src, dict) and src.get("format") == "streetview"
+
     def room(self, hit: Hit) -> tuple[str, str]:
         """(how to name the hit's region - its type, or its name when no type fits -, region id),
-        from its level-2 ancestor."""
+        from its level-2 ancestor; outdoors (street-view memories) from its block, by name."""
+        if hit.path:
+            first = self.record(hit.path[0])
+            if first is not None and getattr(first, "room_type", "") in _GEO_KINDS:
+                return _region_phrase(first.name), hit.path[0]
         for cid in hit.path:
             if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
                 rec = self.record(cid)
@@ -281,6 +291,7 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
+_GEO_KINDS = frozenset({"block", "neighbourhood", "district"})  # levels of a street-view forest
 _EPOCH_DATES = 3.0e8  # timestamps past 1979 are dates, not seconds since the robot started
 _REGION_WORDS = frozenset("area open room region place block street neighbourhood neighborhood zone site".split())
 
@@ -329,7 +340,7 @@ class TemplateGenerator:
         parts = []
         if room:
             parts.append(f"in the {room}")
-        if facts.n_floors() > 1 or hit.floor != 0:
+        if (facts.n_floors() > 1 or hit.floor != 0) and not facts.geographic:
             parts.append(f"on the {_FLOOR_WORDS[hit.floor]}" if 0 <= hit.floor < len(_FLOOR_WORDS)
                          else f"on floor {hit.floor}")
         parts.append(f"at ({hit.position[0]:.1f}, {hit.position[1]:.1f})")

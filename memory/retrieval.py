@@ -77,7 +77,7 @@ class RetrievalConfig:
     w_room: float = 0.3
     w_floor: float = 0.3
     w_implicit: float = 0.3
-    w_need: float = 0.5
+    w_need: float = 0.3
     flat_candidates: int = 32
     w_relation: float = 0.8
     place_penalty: float = 0.15

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("db", help="memory file (.db)")
     s.add_argument("question")
     s.add_argument("--retriever", choices=["forest", "flat", "llm"], default="forest")
+    s.add_argument("--categories", nargs="+", metavar="CAT",
+                   help="world categories that satisfy the question (without them, a question that names no "
+                        "object is not judged)")
     s.add_argument("--out", help="folder for a map of the route")
     s.add_argument("--config", help="YAML file with encoder/LLM settings")
     s.add_argument("--json", action="store_true")

@@ -3,11 +3,15 @@
 * ``navigate --scene SPEC MEM.db "question" [--retriever R] [--out DIR] [--config YAML] [--json]`` -
   answers the question from the memory file, drives the robot from the world's start to the
   answer's goal on the map it built while exploring, and reports success (ending within 1 m of a
-  ground-truth object that satisfies the question), path length, SPL, steps and time. The memory
+  world object that satisfies the question: of ``--categories CAT ...`` when given, else of the
+  category the question names in so many words; otherwise "not judged"), path length, SPL, steps
+  and time. The memory
   file is only read: what the robot sees on the way is not saved.
 * ``run SCENARIO.yaml [--out DIR]`` - ``app.scenario``; exit code 1 when a check of the file failed.
 * ``eval (--suite NAME | --scenes SPEC ...) --out DIR [--workers N] [--ray-address ADDR]
-  [--retrievers ...] [--config YAML]`` - ``app.evaluate``; prints the markdown table.
+  [--retrievers ...] [--split dev|test] [--perception ...] [--config YAML]`` - ``app.evaluate``;
+  prints the markdown table. ``--suite building99 | cmu500``: the authors' imported data
+  (``app.eval_real``; ``--split`` defaults to dev there).
 
 Bad input raises ``LabError`` subclasses: the launcher prints one line and exits with 2.
 """
@@ -56,11 +60,42 @@ def _open_memory(db: Path, scene: Any, config: LabConfig):
     return EmbodiedMemory.open(db, mc, create=False, readonly=True)
 
 
+def _names_literally(question: str, label: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![a-z]){re.escape(label.lower())}(?:s|es)?(?![a-z])", question.lower()) is not None
+
+
+def world_truth(question: str, analysis: Any, info: Any, categories: Any = None) -> tuple[list | None, str]:
+    """The world objects a drive is judged against, and on what basis; ``(None, "not judged")``
+    when the question names no object of the world and no ``categories`` are given.
+
+    ``categories`` (world-side truth from the user): every object of those categories. Otherwise
+    only a question that names its target in so many words ("where is the fridge?") is judged,
+    against the world's objects of that category (with the colour / room / relation it names);
+    an implicit question ("where can I nap?") or one whose target only the analyser's tables
+    supply is not: judging it by the analyser's own reading would credit the analyser to itself."""
+    from app.eval_metrics import satisfying_objects
+
+    if categories:
+        cats = {c.lower() for c in categories}
+        objs = [o for o in info.objects if o.category.lower() in cats]
+        if not objs:
+            raise NavigateCommandError(f"the world has no {' or '.join(sorted(cats))} (--categories)")
+        return objs, "the given categories"
+    named = {lb.lower() for lb in getattr(analysis, "target_labels", ()) or () if _names_literally(question, lb)}
+    if analysis.type.value in ("implicit", "global") or not named:
+        return None, "not judged"
+    objs = [o for o in satisfying_objects(analysis, info) or () if o.category.lower() in named]
+    return (objs, "the objects the question names") if objs else (None, "not judged")
+
+
 def navigate_once(scene_spec: str, db: str | Path, question: str, *, retriever: str = "forest",
-                  config: LabConfig | None = None, out: str | Path | None = None, show: bool = False
-                  ) -> dict[str, Any]:
-    """Answer ``question`` from ``db`` and drive there in ``scene_spec``; the JSON-ready report."""
-    from app.eval_metrics import judge, nearest_satisfying, region_shortest_length, satisfying_objects
+                  config: LabConfig | None = None, out: str | Path | None = None, show: bool = False,
+                  categories: Any = None) -> dict[str, Any]:
+    """Answer ``question`` from ``db`` and drive there in ``scene_spec``; the JSON-ready report.
+    Success is judged only against world objects (``world_truth``), otherwise "not judged"."""
+    from app.eval_metrics import judge, nearest_satisfying, region_shortest_length
     from app.navigation import drive_to
     from app.query import QueryEngine, QueryRequest
     from app.session import Session
@@ -83,12 +118,13 @@ def navigate_once(scene_spec: str, db: str | Path, question: str, *, retriever: 
         resp = engine.ask(QueryRequest(text=question, retriever=retriever, robot=start))
         out_json = resp.to_json()
         info = s.scene.info
-        objects = satisfying_objects(resp.analysis, info)
+        objects, basis = world_truth(question, resp.analysis, info, categories)
         a = resp.answer
         nav: dict[str, Any]
         result = None
         if a.goal is None:
-            nav = {"success": False, "stop_reason": "no goal in the answer", "steps": 0, "path_length_m": 0.0}
+            nav = {"success": False if objects else None, "stop_reason": "no goal in the answer", "steps": 0,
+                   "path_length_m": 0.0, "judged_against": basis}
         else:
             floor = a.goal_floor if a.goal_floor is not None else info.floor_of_z(float(a.goal[2]))
             result = run_with_progress(drive_to(s, a.goal, int(floor)), show=show, desc="navigate")
@@ -100,13 +136,13 @@ def navigate_once(scene_spec: str, db: str | Path, question: str, *, retriever: 
                 nearest, d = nearest_satisfying(objects, result.final)
                 nav.update(success=j.success, spl=None if j.spl is None else round(j.spl, 4),
                            shortest_length_m=None if shortest is None else round(shortest, 3),
-                           final_distance_m=j.distance_m, judged_against="satisfying objects",
+                           final_distance_m=j.distance_m, judged_against=basis,
                            satisfying=[o.id for o in objects],
                            nearest=None if nearest is None else {"id": nearest.id, "name": nearest.description,
                                                                  "distance_m": round(d, 3)})
-            else:
-                nav.update(final_distance_m=nav["goal_distance_m"], judged_against="the answer's goal",
-                           satisfying=[] if objects is not None else None)
+            else:  # reported, not judged: reaching the answer's own goal proves nothing
+                nav.update(reached_goal=nav["success"], success=None, spl=None,
+                           final_distance_m=nav["goal_distance_m"], judged_against=basis, satisfying=None)
         nav["seconds"] = round(time.perf_counter() - t0, 2)
         out_json["navigation"] = nav
         if out is not None:
@@ -155,16 +191,15 @@ def _nav_text(d: dict[str, Any]) -> str:
     lines.append(f"drive    {n['stop_reason']} after {n['steps']} steps, {n['path_length_m']:.1f} m driven"
                  + (f" (shortest {short:.1f} m)" if short is not None else "") + f", SPL {spl}, {n['seconds']:.1f} s")
     near = n.get("nearest")
-    if n["judged_against"] == "satisfying objects":
+    if n["judged_against"] != "not judged":
         what = (f"{near['distance_m']:.2f} m from the {near['name']} (object {near['id']})" if near
                 else "no satisfying object on this floor")
         lines.append(f"success  {'yes' if n['success'] else 'no'}: {what}; "
                      f"{len(n['satisfying'])} object(s) in the world satisfy the question")
     else:
         dist = n.get("final_distance_m")
-        lines.append(f"success  {'yes' if n['success'] else 'no'}: "
-                     + (f"{dist:.2f} m from the answer's goal" if dist is not None else "on another floor")
-                     + " (the question names no object to check against)")
+        lines.append("success  not judged: the question names no object of the world (give --categories); "
+                     + (f"ended {dist:.2f} m from the answer's goal" if dist is not None else "ended on another floor"))
     for name, path in d.get("files", {}).items():
         lines.append(f"{name:<8} {path}")
     return "\n".join(lines)
@@ -174,7 +209,7 @@ def cmd_navigate(args: argparse.Namespace) -> int:
     """Answer a question from a memory file and drive the robot to the answer."""
     config = load_lab_config(getattr(args, "config", None))
     d = navigate_once(args.scene, args.db, args.question, retriever=args.retriever, config=config, out=args.out,
-                      show=_show_progress())
+                      show=_show_progress(), categories=getattr(args, "categories", None))
     print(json.dumps(d, ensure_ascii=False) if args.json else _nav_text(d))
     return 0
 
@@ -205,6 +240,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from app.evaluate import EvalOptions, evaluate, get_suite, suite_for_scenes
 
     config = load_lab_config(getattr(args, "config", None))
+    if not args.scenes:
+        from app.eval_real import REAL_SUITES, run_real_suite
+
+        if args.suite in REAL_SUITES:  # the authors' imported data: questions only, no worlds to drive in
+            report = run_with_progress(run_real_suite(args.suite, args.out, split=args.split or "dev",
+                                                      retrievers=tuple(args.retrievers or ()), config=config),
+                                       show=_show_progress(), desc=f"eval {args.suite}")
+            from app.eval_real import render_real
+
+            print(render_real(report))
+            for name, path in report["files"].items():
+                print(f"{name:<16} {path}")
+            return 0
     suite = suite_for_scenes(args.scenes) if args.scenes else get_suite(args.suite)
     if getattr(args, "split", None):
         suite = replace(suite, split=args.split)

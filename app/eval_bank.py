@@ -9,7 +9,13 @@ exploration's ``VisibilityLog`` (``app.eval_truth``), never from the memory:
   during exploration (the memory cannot know what it never saw); what satisfies it is every world
   object that does, seen or not;
 * slots ({colour}, {material}, {room}) are filled with a value that a seen satisfying object has;
-* temporal: the instance of the named categories that was in view last (``VisibilityLog``);
+* temporal: the instance of the named categories that was in view last (``VisibilityLog``), asked
+  only where it is not trivial: at least ``MIN_TEMPORAL_SEEN`` (2) instances of those categories
+  were in view during exploration, so "where did you last see a lamp?" has a wrong answer (another
+  lamp) as well as a right one - with a single seen lamp any lamp hit would pass, and the question
+  would test explicit retrieval, not time. ``{last_seen: any}`` / ``{first_seen: any}`` ("what did
+  you see last / first?") are satisfied by the instances in view in the last / first frame of the
+  log that showed any; they are asked in every world whose log has such a frame;
 * relational: targets in the relation to an anchor by the boxes' rule of ``app.eval_truth``;
 * global: counts and types of the rooms the robot saw and of the objects it saw, checked exactly
   in the answer's text (no similarity to any reference sentence);
@@ -39,7 +45,7 @@ from sim.types import ObjectInfo, SceneInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BANK_PATH", "QUESTION_TYPES", "SPLITS", "BankError", "Intent", "Bank", "load_bank", "EvalQuestion",
+__all__ = ["BANK_PATH", "MIN_TEMPORAL_SEEN", "QUESTION_TYPES", "SPLITS", "BankError", "Intent", "Bank", "load_bank", "EvalQuestion",
            "fill_questions", "AnswerScore", "score_answer", "count_claims"]
 
 BANK_PATH = Path(__file__).resolve().parent.parent / "assets" / "eval" / "bank.yaml"
@@ -47,7 +53,8 @@ QUESTION_TYPES = ("explicit", "implicit", "global", "temporal", "relational", "u
 SPLITS = ("dev", "test")
 SLOTS = ("colour", "material", "room")
 SUCCESS_RADIUS_M = 1.0
-_TRUTH_KEYS = {"categories", "slot", "last_seen", "target", "relation", "anchor", "count_rooms", "count_objects",
+MIN_TEMPORAL_SEEN = 2  # a "last seen" question needs this many seen instances of its categories
+_TRUTH_KEYS = {"categories", "slot", "last_seen", "first_seen", "target", "relation", "anchor", "count_rooms", "count_objects",
                "count_floors", "room_types", "describe", "absent"}
 _INTENT_KEYS = {"id", "type", "split", "truth", "phrasings"}
 
@@ -113,7 +120,13 @@ def _check_truth(kind: str, truth: Any, phrasings: Sequence[str], lines: LineMap
     if kind in ("explicit", "implicit"):
         _names(truth.get("categories"), lines, path + ("categories",), cats, "category")
     elif kind == "temporal":
-        _names(truth.get("last_seen"), lines, path + ("last_seen",), cats, "category")
+        keys = [k for k in ("last_seen", "first_seen") if k in truth]
+        if len(keys) != 1:
+            raise _fail(lines, path, "a temporal truth has exactly one of last_seen, first_seen")
+        if truth[keys[0]] != "any":
+            if keys[0] == "first_seen":
+                raise _fail(lines, path + ("first_seen",), "first_seen takes only 'any'")
+            _names(truth["last_seen"], lines, path + ("last_seen",), cats, "category")
     elif kind == "relational":
         _names(truth.get("target"), lines, path + ("target",), cats, "category")
         _names(truth.get("anchor"), lines, path + ("anchor",), cats, "category")
@@ -250,7 +263,18 @@ def fill_questions(bank: Bank, info: SceneInfo, visibility: VisibilityLog, *, sp
                 out.append(_question(it, k, ph.replace("{" + slot + "}", v), [o for o in base if get(o) == v],
                                      {slot: v}))
         elif it.type == "temporal":
+            table = info.object_table()
+            if t.get("last_seen", t.get("first_seen")) == "any":
+                ids = visibility.edge_frame_ids(last="last_seen" in t)
+                objs = [table[i] for i in sorted(ids) if i in table]
+                if not objs:
+                    continue
+                for k, ph in enumerate(it.phrasings):
+                    out.append(_question(it, k, ph, objs, {"frame": "last" if "last_seen" in t else "first"}))
+                continue
             cand = [o for o in objects if o.category in t["last_seen"]]
+            if sum(1 for o in cand if o.id in seen) < MIN_TEMPORAL_SEEN:
+                continue  # one seen instance: any hit of the category would pass; not a question about time
             last = visibility.last_seen_of(o.id for o in cand)
             if last is None:
                 continue

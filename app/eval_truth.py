@@ -121,6 +121,11 @@ class VisibilityLog:
         cand = [(last[i], -i) for i in ids if i in last]
         return -max(cand)[1] if cand else None
 
+    def edge_frame_ids(self, *, last: bool = True) -> frozenset[int]:
+        """The instances in view in the last (``last``) or first frame that showed any (empty: none did)."""
+        frames = reversed(self.frames) if last else iter(self.frames)
+        return next((ids for _, ids in frames if ids), frozenset())
+
 
 class RecordingSimulator:
     """A simulator proxy that records a ``VisibilityLog`` of every observation it returns."""

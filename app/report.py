@@ -260,7 +260,8 @@ def write_scenario_markdown(data: Mapping[str, Any], path: str | Path) -> Path:
             c = q.get("check")
             check = "–" if c is None else ("pass" if c["passed"] else "FAIL: " + c["why"])
             nav = q.get("nav")
-            drive = "–" if nav is None else (("reached" if nav["success"] else "missed")
+            drive = "–" if nav is None else (("not judged" if nav["success"] is None else
+                                              "reached" if nav["success"] else "missed")
                                              + f" ({_fmt(nav.get('distance_m'))} m, SPL {_fmt(nav.get('spl'))})")
             answer = q["answer"].replace("|", "/")
             answer = answer if len(answer) <= 120 else answer[:119] + "…"

@@ -41,8 +41,9 @@ the file and line)::
     save_memory: true              # write memory.db (open it with 'query' or 'navigate')
 
 With ``expect.categories`` or ``expect.near`` a drive to an answer succeeds when the robot ends
-within ``radius`` of a matching object's footprint (or of the point); otherwise when it reaches
-the answer's goal. ``ScenarioReport.ok`` is False when a check failed (``run`` exits with 1).
+within ``radius`` of a matching object's footprint (or of the point); without them the drive is
+reported but "not judged" (``success`` None): the answer's own goal is no ground truth, and the
+analyser's reading of the question is not either. ``ScenarioReport.ok`` is False when a check failed (``run`` exits with 1).
 """
 from __future__ import annotations
 
@@ -404,14 +405,16 @@ class _Run:
                 objects.append(ObjectInfo(-1, "point", floor=f, position=(x, y, 0.0), bbox_min=(x, y, 0.0),
                                           bbox_max=(x, y, 0.0)))
         if a.goal is None:
-            return {"success": False, "spl": 0.0 if objects else None, "stop_reason": "no goal in the answer",
-                    "steps": 0, "path_length_m": 0.0, "distance_m": None}
+            return {"success": False if objects else None, "spl": 0.0 if objects else None,
+                    "stop_reason": "no goal in the answer", "steps": 0, "path_length_m": 0.0, "distance_m": None,
+                    "judged_against": "the expected objects" if objects else "not judged"}
         floor = a.goal_floor if a.goal_floor is not None else s.scene.info.floor_of_z(float(a.goal[2]))
         res = drain(drive_to(s, a.goal, int(floor), cancel=self.cancel))
         drives.append(res.trajectory)
-        if not objects:  # no ground truth named: success means reaching the answer's goal
-            d = res.to_dict()
-            return {**d, "distance_m": d["final_distance_m"], "judged_against": "the answer's goal"}
+        if not objects:  # no world-side truth given: the drive is reported, not judged (the answer's own
+            d = res.to_dict()  # goal is no test of whether the robot went to the right thing)
+            return {**d, "reached_goal": d["success"], "success": None, "spl": None,
+                    "distance_m": d["final_distance_m"], "judged_against": "not judged"}
         shortest = region_shortest_length(s.sim.navmap, start, objects, radius=expect.radius)
         out = judge(res, objects, shortest, start, goal=res.goal, goal_floor=int(floor), radius=expect.radius)
         return {**out.to_dict(), "judged_against": "the expected objects"}
@@ -488,7 +491,7 @@ def _check_rows(questions: list[dict], retriever: str) -> list[dict[str, Any]]:
         if not mine:
             continue
         ok = sum(q["check"]["passed"] for q in mine) / len(mine)
-        navs = [q["nav"] for q in mine if q.get("nav")]
+        navs = [q["nav"] for q in mine if q.get("nav") and q["nav"].get("success") is not None]  # judged drives
         spls = [n["spl"] for n in navs if n.get("spl") is not None]
         rows.append({"type": t, "retriever": retriever, "n": len(mine), "top1": round(ok, 3), "topk": round(ok, 3),
                      "nav_n": len(navs), "nav_success": round(sum(n["success"] for n in navs) / len(navs), 3)

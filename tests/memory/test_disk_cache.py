@@ -96,3 +96,23 @@ def test_cache_folder(monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def _no_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+
+
+def test_int8_minilm_for_imports_stays_in_the_float_space():
+    pytest.importorskip("sentence_transformers")
+    from memory.encoders import EncoderConfig
+    from memory.encoders.minilm import MiniLMEncoder, int8_supported
+    from tests.explored_worlds import shared_text_encoder
+
+    fast = MiniLMEncoder(EncoderConfig(cache_size=0, threads=1), int8=True)
+    if not int8_supported():  # no VNNI: the flag is ignored and the encoder is the float one
+        assert not fast.int8 and fast.cache_id == fast.id
+        return
+    texts = ["The scene depicts a quiet street lined with brick houses and parked cars.",
+             "A bus stop with a shelter and a bench on Forbes Avenue, students waiting.",
+             "Modern glass buildings of a university campus behind a green lawn in autumn.", "a coffee shop"]
+    ref = shared_text_encoder().encode_text(texts)
+    got = fast.encode_text(texts)
+    assert fast.id == "minilm:all-MiniLM-L6-v2" and fast.cache_id == fast.id + "+int8"
+    assert got.shape == ref.shape and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * ref).sum(axis=1).min() >= 0.99 and not np.array_equal(got, ref)

@@ -238,13 +238,12 @@ def _names(hit: Hit, words: Any) -> bool:
 _GENERIC = frozenset("a an the my some any thing things stuff one someone something down up in on of".split())
 
 
-def _shares_words(hit: Hit, target: str) -> bool:
-    """At least half of the target's words (two or more) in the hit's name or text ("fake lettuce
-    decorations" and a "fake lettuce cabbage")."""
+def _shares_words(hit: Hit, target: str) -> int:
+    """How many of the target's words the hit's name or text holds, when that is at least half of
+    them ("fake lettuce decorations" and a "fake lettuce cabbage"), else 0."""
     words = [w for w in re.findall(r"[a-z0-9]+", target.lower()) if w not in _GENERIC]
-    if len(words) < 2:
-        return False
-    return sum(_names(hit, [w]) for w in words) * 2 >= len(words)
+    n = sum(_names(hit, [w]) for w in words)
+    return n if words and n * 2 >= len(words) and len(target.split()) > 1 else 0
 
 
 def _title(hit: Hit) -> str:
@@ -448,7 +447,8 @@ class TemplateGenerator:
             head_only = bool(words) and not _names(h, words[:-1]) and _names(h, words[-1:]) and " " in q.target
             if head_only and sim_conf(h) < 0.5:  # "ski slopes" is not any slope
                 continue
-            if words and (_names(h, words) or (_shares_words(h, q.target) and sim_conf(h) >= 0.2)):
+            shared = _shares_words(h, q.target) if words else 0
+            if words and (_names(h, words) or (shared >= 2 and sim_conf(h) >= 0.2) or (shared == 1 and sim_conf(h) >= 0.5)):
                 if q.colour or q.material:
                     body = f"{h.name} {h.text}".lower()
                     if any(w and w not in body and not (w == "wood" and "wooden" in body) for w in (q.colour, q.material)):

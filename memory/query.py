@@ -60,6 +60,9 @@ _FLOORS = {"ground floor": 0, "first floor": 1, "second floor": 2, "third floor"
            "downstairs": 0, "basement": -1}
 _STOP = frozenset("a an the my our your some any to of for in on at with up me i it this that is are be do".split())
 _VAGUE = frozenset({"somewhere", "something", "some", "soft", "place", "way", "thing"})
+_LOCATIVE = frozenset({"at", "in", "inside", "near", "by", "beside", "behind", "under", "outside", "from", "on",
+                       "past", "opposite", "beyond", "across"})
+_COMMANDS = frozenset({"take", "bring", "guide", "get", "lead", "show", "go", "navigate", "me", "us", "drive", "walk"})
 # verbs too common to say which need a question expresses on their own ("go" in "go for a swim")
 _WEAK = frozenset({"go", "get", "have", "take", "make", "do", "need", "want", "put", "find", "use", "like"})
 _IRREGULAR = {"slept": "sleep", "ate": "eat", "took": "take", "lying": "lie", "lay": "lie", "sat": "sit",
@@ -335,7 +338,9 @@ class QueryAnalyser:
         words = _words(low)
         spans = self._vocab.scan(words)
         labels = [s for s in spans if s.kind == "label"]
-        rooms = [s for s in spans if s.kind == "room"]
+        # a region word right before a thing describes the thing ("the tall office door"), it is no place
+        named = {s.start for s in labels}
+        rooms = [s for s in spans if s.kind == "room" and s.end not in named]
         base = dict(text=norm, image=image)
         floor = next((int(s.value) for s in spans if s.kind == "floor"), None)
         if floor is not None:
@@ -369,6 +374,10 @@ class QueryAnalyser:
         if rel is not None:
             return replace(QueryAnalysis(type=QueryType.RELATIONAL, **base), **rel)
         if labels:
+            unknown = self._named_before_place(labels[0], spans, words)
+            if unknown:  # "the security scanner at the entrance": the known word only says where
+                return self._attributes(QueryAnalysis(type=QueryType.EXPLICIT, target=unknown, **base), spans, None,
+                                        rooms)
             return self._with_target(QueryAnalysis(type=QueryType.EXPLICIT, **base), spans, labels, rooms)
         if rooms and re.search(r"\b(where|find|take me|go to|show me|navigate|way to)\b", low):
             return QueryAnalysis(type=QueryType.EXPLICIT, target_room=rooms[0].value, **base)
@@ -443,6 +452,20 @@ class QueryAnalyser:
                     out.setdefault(key, x.value)
             return out
         return None
+
+    def _named_before_place(self, label: _Span, spans: list[_Span], words: list[str]) -> str:
+        """An unknown thing named before a locative phrase holding ``label`` ("the security scanner
+        at the entrance" -> "security scanner"), else ""."""
+        k = label.start - 1
+        while k >= 0 and words[k] in ("the", "a", "an", "this", "that", "my", "our"):
+            k -= 1
+        if k < 1 or words[k] not in _LOCATIVE:
+            return ""
+        if _COMMANDS & set(words[:k]):
+            return ""
+        head = " ".join(words[:k])
+        m = _UNKNOWN_TARGET_RE.match(head)
+        return self._unknown_target(m.group(1) if m else head, spans, words)
 
     def _unknown_target(self, phrase: str, spans: list[_Span], words: list[str]) -> str:
         ws = _words(phrase)

@@ -338,7 +338,7 @@ class QueryAnalyser:
         words = _words(low)
         spans = self._vocab.scan(words)
         labels = [s for s in spans if s.kind == "label"]
-        # a region word right before a thing describes the thing ("the tall office door"), it is no place
+        # a region word right before a thing describes the thing ("an office chair"), it is no place
         named = {s.start for s in labels}
         rooms = [s for s in spans if s.kind == "room" and s.end not in named]
         base = dict(text=norm, image=image)
@@ -375,7 +375,7 @@ class QueryAnalyser:
             return replace(QueryAnalysis(type=QueryType.RELATIONAL, **base), **rel)
         if labels:
             unknown = self._named_before_place(labels[0], spans, words)
-            if unknown:  # "the security scanner at the entrance": the known word only says where
+            if unknown:  # "the coat hook by the stairs": the known word only says where
                 return self._attributes(QueryAnalysis(type=QueryType.EXPLICIT, target=unknown, **base), spans, None,
                                         rooms)
             return self._with_target(QueryAnalysis(type=QueryType.EXPLICIT, **base), spans, labels, rooms)
@@ -454,8 +454,8 @@ class QueryAnalyser:
         return None
 
     def _named_before_place(self, label: _Span, spans: list[_Span], words: list[str]) -> str:
-        """An unknown thing named before a locative phrase holding ``label`` ("the security scanner
-        at the entrance" -> "security scanner"), else ""."""
+        """An unknown thing named before a locative phrase holding ``label`` ("the coat hook by the
+        stairs" -> "coat hook"), else ""."""
         k = label.start - 1
         while k >= 0 and words[k] in ("the", "a", "an", "this", "that", "my", "our"):
             k -= 1

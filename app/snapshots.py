@@ -32,6 +32,8 @@ from sim.types import Observation, Pose
 
 log = logging.getLogger(__name__)
 
+GEO_KINDS = frozenset({"block", "neighbourhood", "district"})  # cluster kinds of a street-view forest
+
 __all__ = [
     "LEVEL_COLOURS", "PLACE_COLOUR", "OBJECT_COLOUR", "CloudSnapshot", "PointCloudAccumulator", "GraphSnapshot",
     "graph_snapshot", "ForestNode", "ForestTree", "forest_tree", "ForestLayer", "ForestLabel", "forest_layer",
@@ -258,6 +260,8 @@ class ForestNode:
 
     @property
     def level_name(self) -> str:
+        if self.level and self.room_type in GEO_KINDS:  # a street-view forest names its levels for what they are
+            return self.room_type
         return LEVEL_NAMES[self.level] if 0 <= self.level < len(LEVEL_NAMES) else f"level {self.level}"
 
 
@@ -351,7 +355,7 @@ def label_level(tree: ForestTree, max_labels: int = MAX_LABELS) -> int | None:
 
 
 def _label_text(node: ForestNode, limit: int = 24) -> str:
-    text = node.room_type or node.name.split(":")[0]
+    text = node.name.split(":")[0] if node.room_type in GEO_KINDS or not node.room_type else node.room_type
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

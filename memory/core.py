@@ -26,6 +26,7 @@ from memory.records_json import content_hash
 from memory.regions import RegionMap, StructureConfig, StructureMap
 from memory.store import MemoryStore
 from memory.summarize import RoomModel
+from memory.summarize_geo import GEO_FOREST, GeoSummariser, is_geographic
 from memory.summarize_llm import SummariserConfig, make_summariser
 from memory.topo_graph import GraphUpdate, TopoGraph, TopoGraphConfig
 from memory.types import ClusterRecord, Leaf, NodeKind, ObjectRecord, Percept, PlaceRecord
@@ -185,8 +186,12 @@ class EmbodiedMemory:
         cluster_hashes = {c.id: content_hash(c.text) for c in snap.clusters}
         cl_ids, cl_mat = self.store.get_embeddings(self.text_encoder.id, "text", list(cluster_hashes))
         vectors = {i: v for i, v in zip(cl_ids, cl_mat, strict=True)}
+        forest_config = self.config.forest
+        if is_geographic(self.meta):  # streets, not rooms: a changed cluster is re-named for what it is
+            self.summariser = GeoSummariser(leaves)
+            forest_config = GEO_FOREST
         self.forest = SemanticForest.from_records(
-            leaves, snap.clusters, [(m.child, m.parent) for m in snap.membership], config=self.config.forest,
+            leaves, snap.clusters, [(m.child, m.parent) for m in snap.membership], config=forest_config,
             summariser=self.summariser, encoder=self.text_encoder, vectors=vectors)
         if len(snap.clusters) == 0 and leaves:
             self.forest.build(leaves)

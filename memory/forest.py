@@ -307,6 +307,15 @@ class SemanticForest(RepairMixin):
                 f._floor_cluster[c.floor] = c.id
             elif c.level == SITE:
                 f._root = c.id
+        # restored clusters are as they were saved: re-summarising them on the next refresh would
+        # overwrite their names and summaries (an imported forest's, or an LLM's) with the summariser
+        # of the day; only what changes after loading is re-summarised
+        f._dirty.clear()
+        missing = [c for c in f._clusters.values() if c.vector is None and c.record is not None]
+        if missing and f.encoder is not None:  # vectors of another encoder: embed the saved text, keep it
+            vecs = f.encoder.encode_text([c.record.text for c in missing])
+            for c, v in zip(missing, vecs, strict=True):
+                c.vector = np.asarray(v, dtype=np.float32)
         return f
 
     # ------------------------------------------------------------------ internals: structure

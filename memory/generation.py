@@ -25,7 +25,7 @@ from memory.query import QueryAnalysis, QueryType
 from memory.retrieval import Hit, RetrievalResult, RobotPose
 from memory.summarize import join_words, number_word, plural
 from memory.summarize_llm import LLMSummariser, SummariserConfig, make_summariser
-from sim.errors import ConfigError, LabError
+from sim.errors import ConfigError
 from sim.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -448,10 +448,12 @@ class TemplateGenerator:
             if head_only and sim_conf(h) < 0.5:  # "ski slopes" is not any slope
                 continue
             shared = _shares_words(h, q.target) if words else 0
-            if words and (_names(h, words) or (shared >= 2 and sim_conf(h) >= 0.2) or (shared == 1 and sim_conf(h) >= 0.5)):
+            close = sim_conf(h)
+            if words and (_names(h, words) or (shared >= 2 and close >= 0.2) or (shared == 1 and close >= 0.5)):
                 if q.colour or q.material:
                     body = f"{h.name} {h.text}".lower()
-                    if any(w and w not in body and not (w == "wood" and "wooden" in body) for w in (q.colour, q.material)):
+                    if any(w and w not in body and not (w == "wood" and "wooden" in body)
+                           for w in (q.colour, q.material)):
                         continue
                 return h, max(0.9, sim_conf(h)), "named"
         if q.type == QueryType.IMPLICIT and q.categories:

@@ -85,7 +85,8 @@ _GLOBAL_RES = (
     re.compile(r"\b(main|different|various) (areas|parts|sections|spaces|zones|rooms)\b"),
     re.compile(r"\bwhat (kind|sort|type) of (area|neighbou?rhood|district|town|city|street)\b"),
     re.compile(r"\bwhat (is|'s) (this|the) (area|neighbou?rhood|district)( like)?\b"),
-    re.compile(r"\bwhat(?: is|'s| are|'re)? (?:the )?(?:architecture|buildings|streets|surroundings|area|place) like\b"),
+    re.compile(r"\bwhat(?: is|'s| are|'re)? (?:the )?"
+               r"(?:architecture|buildings|streets|surroundings|area|place) like\b"),
     re.compile(r"\b(which|what) (university|college|city|town|campus|neighbou?rhood|district|country|state) "
                r"(is|are) (this|it|that|here|we in)\b"),
     re.compile(r"\bwhere (are we|am i)\b"),

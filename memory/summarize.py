@@ -13,8 +13,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from memory.forest import ClusterView, Summary
 from memory.priors import PriorPack, general_pack
 from memory.types import NodeKind

@@ -84,8 +84,9 @@ def make_summariser(config: SummariserConfig | None = None, *, llm: Any = None,
     else:
         raise ConfigError("summariser type 'llm' needs an LLM server: set memory.summariser.llm "
                           "(base_url, model) in the config")
-    return LLMSummariser(client, fallback=ExtractiveSummariser(room_model), levels=cfg.levels, max_tokens=cfg.max_tokens, timeout_s=cfg.timeout_s,
-                         max_failures=cfg.max_failures, cooldown_s=cfg.cooldown_s)
+    return LLMSummariser(client, fallback=ExtractiveSummariser(room_model), levels=cfg.levels,
+                         max_tokens=cfg.max_tokens, timeout_s=cfg.timeout_s, max_failures=cfg.max_failures,
+                         cooldown_s=cfg.cooldown_s)
 
 
 class LLMSummariser:

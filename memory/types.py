@@ -103,7 +103,22 @@ class PlaceRecord:
 
     @property
     def name(self) -> str:
+        """"view 17 in a kitchen"; a captioned view that opens with a title (street views: "Forbes
+        Avenue Bus Stop. The scene shows ...") is called by its title."""
+        title = self.title
+        if title:
+            return title
         return f"view {self.id.split('/')[-1]}" + (f" in a {self.room_guess}" if self.room_guess else "")
+
+    @property
+    def title(self) -> str:
+        """The caption's opening title, when it has one (a short first sentence, no colon, more text after)."""
+        if self.object_ids or self.room_guess:
+            return ""
+        head, dot, rest = self.caption.partition(". ")
+        if dot and rest and 0 < len(head) <= 60 and ":" not in head and len(rest) > len(head):
+            return head.strip()
+        return ""
 
     @property
     def text(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from app.progress import CancelToken, Progress
 from app.session import ExploreSummary, Session
+from app.snapshots import GEO_KINDS
 from memory.store import MemoryStore
 from memory.types import LEVEL_NAMES
 from sim.errors import LabError
@@ -291,7 +292,8 @@ def node_details(state: LabState, cancel: CancelToken, node_id: str) -> NodeDeta
             members.append((cid, mem.node(cid).name))
         except KeyError:
             continue
-    level = LEVEL_NAMES[c.level] if 0 <= c.level < len(LEVEL_NAMES) else str(c.level)
+    level = c.room_type if c.room_type in GEO_KINDS else (
+        LEVEL_NAMES[c.level] if 0 <= c.level < len(LEVEL_NAMES) else str(c.level))
     counts = ", ".join(f"{n} {label}" for label, n in c.counts[:8])
     summary = c.summary + (f"\n\nObjects below: {counts}." if counts else "")
     return NodeDetails(node_id, c.name, f"level {c.level} ({level})", summary, _image(mem, node_id), tuple(members),

@@ -36,9 +36,11 @@ def _hex(rgba: tuple[float, ...]) -> str:
     return "#" + "".join(f"{int(round(c * 255)):02x}" for c in rgba[:3])
 
 
-def _legend_html(robot: bool = True) -> str:
-    """The colour key of the 3D view (without the robot and its path for a memory with no world)."""
-    rows = [(_hex(LEVEL_COLOURS[lv]), f"L{lv} {LEVEL_NAMES[lv]}") for lv in (4, 3, 2, 1)]
+def _legend_html(robot: bool = True, names: dict[int, str] | None = None) -> str:
+    """The colour key of the 3D view (without the robot and its path for a memory with no world;
+    ``names``: the levels' names where the memory has its own, e.g. blocks and neighbourhoods)."""
+    names = names or {}
+    rows = [(_hex(LEVEL_COLOURS[lv]), f"L{lv} {names.get(lv, LEVEL_NAMES[lv])}") for lv in (4, 3, 2, 1)]
     rows += [(_hex(OBJECT_COLOUR), "object"), (_hex(PLACE_COLOUR), "view / place")]
     rows += [("#ff4033", "robot")] if robot else []
     rows += [("#fff240", "retrieval hit")] + ([("#4dff73", "planned path")] if robot else [])
@@ -228,7 +230,11 @@ class QtMapPane(QWidget):
             self._scene_version = snap.scene_version
             self._shown.clear()
             self.selected = None
-            self.legend.setText(_legend_html(robot=snap.robot is not None))
+            names: dict[int, str] = {}
+            for node in snap.tree.nodes.values():
+                if node.level and node.level not in names:
+                    names[node.level] = node.level_name
+            self.legend.setText(_legend_html(robot=snap.robot is not None, names=names))
             self.legend.adjustSize()
             self._fit(snap)
         if self._changed("cloud", snap.cloud):

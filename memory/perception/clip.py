@@ -22,9 +22,9 @@ import numpy as np
 from memory.encoders import IMAGE, Encoder, make_encoder
 from memory.perception import PerceptionConfig, PerceptionConfigError
 from memory.perception.caption import default_room_model, describe_view
+from memory.perception.segments import box_crop, dominant_colour, extract_segments, thumbnail
 from memory.priors import PriorPack, general_pack
 from memory.summarize import RoomModel
-from memory.perception.segments import box_crop, dominant_colour, extract_segments, thumbnail
 from memory.types import Percept, Sighting
 from sim.types import Observation
 

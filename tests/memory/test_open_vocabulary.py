@@ -131,3 +131,40 @@ def test_llm_suggests_things_for_a_need(b99_memory):
     with FakeLLM(mode="garbage") as fake:
         q3, note = expand_with_llm(q, ChatClient(fake.config(timeout_s=2.0, retries=0)))
     assert q3 is q and note.startswith("LLM expansion skipped")
+
+
+def test_reopening_a_memory_never_rewrites_its_forest(tmp_path):
+    """Opening a memory for writing and checkpointing it keeps every cluster's name and summary: a
+    forest kept on import (the authors' own summaries) is not re-summarised by ours."""
+    import sqlite3
+
+    from app.cli_memory import import_gml_job
+    from app.progress import drain
+    from memory.core import EmbodiedMemory, MemoryConfig
+    from tests.explored_worlds import shared_text_encoder
+
+    views = "".join(f'node [ id {i} label "{i}" type "street_view" name "corner {i}" caption "a bus stop and a cafe '
+                    f'on corner {i}" position [ x {-79.94 + i * 1e-4!r} y 40.44 ] timestamp "2023-12" ] '
+                    for i in range(4))
+    gml = tmp_path / "forest.gml"
+    gml.write_text(f'graph [ {views}'
+                   'node [ id 10 label "c1" type "cluster" level 1 name "Transit corner" summary "Where buses stop." '
+                   'members 0 members 1 ] '
+                   'node [ id 11 label "c2" type "cluster" level 1 name "Cafe row" summary "Coffee, mostly." '
+                   'members 2 members 3 ] '
+                   'node [ id 12 label "top" type "cluster" level 2 name "Campus edge" summary "All of it." '
+                   'members "c1" members "c2" ] ]')
+    db = tmp_path / "kept.db"
+    drain(import_gml_job(gml, db, keep_forest=True, encoder=shared_text_encoder()))
+
+    def clusters() -> dict:
+        with sqlite3.connect(db) as c:
+            return dict(c.execute("select id, name || '|' || text from nodes where kind = 'cluster'"))
+
+    before = clusters()
+    assert len(before) == 3 and any("Where buses stop." in t for t in before.values())
+    mem = EmbodiedMemory.open(db, MemoryConfig(image_encoder=None), text_encoder=shared_text_encoder())
+    assert not mem.forest.dirty
+    mem.checkpoint()
+    mem.close()
+    assert clusters() == before

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memory.errors import QueryError
 from app.priors import world_pack
+from memory.errors import QueryError
 from memory.query import MAX_QUERY_CHARS, QueryAnalyser, QueryType, label_group
 from tests.explored_worlds import shared_text_encoder
 

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from memory.errors import RetrievalError
 from app.priors import world_pack
+from memory.errors import RetrievalError
 from memory.query import QueryAnalyser, QueryAnalysis, QueryType
 from memory.retrieval import RETRIEVERS, RetrievalConfig, RobotPose, make_retriever
 from memory.retrieval_forest import ForestRetriever, _ranges, global_facts

@@ -189,7 +189,8 @@ class DiskCachedEncoder:
             wanted = set(todo)
             first = {h: t for t, h in zip(items, hashes, strict=True) if h in wanted}
             vecs = np.asarray(self.inner.encode_text([first[h] for h in todo]), dtype=np.float32)
-            self.cache.put(key, todo, vecs)
+            # the model decides what it is when it loads (an int8 model may fall back to float32)
+            self.cache.put(str(getattr(self.inner, "cache_id", self.id)), todo, vecs)
             found.update(zip(todo, vecs, strict=True))
         self.misses += len(todo)
         self.hits += len(items) - len(todo)

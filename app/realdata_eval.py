@@ -180,6 +180,12 @@ def score(memory: Any, questions: Iterable[Question], retrievers: Sequence[str] 
     ids = source_ids(memory)
     leaves = sorted(ids)
     clear_cache = getattr(getattr(memory, "text_encoder", None), "clear_cache", None)
+    if any(r != RANDOM for r in retrievers):  # load the encoder and indexes now, not inside the first question
+        from app.query import engine_for
+
+        warm = getattr(engine_for(memory), "warm", None)
+        if warm is not None:
+            warm()
     rows: list[dict] = []
     summary: dict[str, dict] = {}
     for name in retrievers:

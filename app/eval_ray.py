@@ -66,8 +66,8 @@ def _failure(job: WorldJob, e: Exception) -> LabError:
 
 def run_on_ray(jobs: Sequence[WorldJob], *, workers: int = 2, address: str | None = None,
                cancel: CancelToken | None = None) -> Generator[Progress, None, list[WorldResult]]:
-    """Run ``jobs`` as Ray tasks; yields ``Progress`` (``UNITS`` per finished world), returns the
-    results in job order. Starts (and stops) a local Ray unless one is running or ``address`` is set."""
+    """Run ``jobs`` as Ray tasks, longest exploration first; yields ``Progress`` (``UNITS`` per
+    finished world), returns the results in job order. Starts (and stops) a local Ray unless one is running or ``address`` is set."""
     try:
         import ray
         from ray.exceptions import RayError, RayTaskError
@@ -84,7 +84,11 @@ def run_on_ray(jobs: Sequence[WorldJob], *, workers: int = 2, address: str | Non
         started = True
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(world_task)
-        refs = [task.remote(job) for job in jobs]
+        # the longest worlds (most exploration steps) first: the wall time is then about the longest
+        # world's, not the longest plus whatever was queued behind it; results stay in job order
+        first = sorted(range(len(jobs)), key=lambda i: (-jobs[i].world.steps, i))
+        submitted = {i: task.remote(jobs[i]) for i in first}
+        refs = [submitted[i] for i in range(len(jobs))]
         by_ref = dict(zip(refs, jobs, strict=True))
         pending = list(refs)
         finished = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["EmbeddingCache", "DiskCachedEncoder", "CACHE_FILE"]
 
+_OPEN_TRIES = 40  # a cache being created by another process at the same moment
 CACHE_FILE = "text-embeddings.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -55,16 +57,32 @@ class EmbeddingCache:
     def _c(self) -> sqlite3.Connection | None:
         if self._conn is not None or self._off:
             return self._conn
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # a lost cache entry is only recomputed
-            conn.executescript(_SCHEMA)
-            self._conn = conn
-        except (OSError, sqlite3.Error) as e:
-            self._disable(f"cannot open {self.path} ({e})")
+        for attempt in range(_OPEN_TRIES):
+            conn = None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 30000")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")  # a lost cache entry is only recomputed
+                conn.executescript(_SCHEMA)
+                self._conn = conn
+                break
+            except sqlite3.OperationalError as e:
+                if conn is not None:
+                    conn.close()
+                # switching a new file to WAL takes the lock without waiting on the busy timeout: another
+                # process creating the same cache at the same moment makes this "locked"; try again shortly
+                if "locked" in str(e) and attempt + 1 < _OPEN_TRIES:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                self._disable(f"cannot open {self.path} ({e})")
+                break
+            except (OSError, sqlite3.Error) as e:
+                if conn is not None:
+                    conn.close()
+                self._disable(f"cannot open {self.path} ({e})")
+                break
         return self._conn
 
     def _disable(self, why: str) -> None:

@@ -50,19 +50,8 @@ class FlatAnalysisRetriever(FlatRetriever):
 
     name = "flat+analysis"
 
-    def _retrieve(self, query, k, robot, cancel) -> RetrievalResult:
-        ix = self.index
-        result = RetrievalResult(query, [], self.name)
-        if len(ix) == 0:
-            result.notes.append("the memory is empty")
-            return result
-        scores = np.zeros(len(ix), dtype=np.float32)
-        qv = self.query_vector(query)
-        if qv is not None:
-            scores += ix.vec @ qv
-        scores += leaf_match(ix, query, self.config)
-        result.hits = self.top_leaf_hits(np.arange(len(ix)), scores, k)
-        return result
+    def bonus(self, query: QueryAnalysis) -> np.ndarray | None:
+        return leaf_match(self.index, query, self.config)
 
 
 class RandomRetriever(FlatRetriever):

@@ -374,9 +374,16 @@ class FlatRetriever(BaseRetriever):
         qi = self.image_query_vector(query)
         if qi is not None:
             scores += ix.image @ qi  # type: ignore[operator]
+        extra = self.bonus(query)
+        if extra is not None:
+            scores += extra
         rows = np.arange(len(ix))
         result.hits = self.top_leaf_hits(rows, scores, k)
         return result
+
+    def bonus(self, query: QueryAnalysis) -> np.ndarray | None:
+        """Evidence added to every leaf's similarity (none: naive RAG); ablations override it."""
+        return None
 
 
 RETRIEVERS.register("flat", FlatRetriever)

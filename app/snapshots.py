@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from memory.summarize_geo import GEO_KINDS
 from memory.types import LEVEL_NAMES
 from sim.types import Observation, Pose
 
 log = logging.getLogger(__name__)
-
-GEO_KINDS = frozenset({"block", "neighbourhood", "district"})  # cluster kinds of a street-view forest
 
 __all__ = [
     "LEVEL_COLOURS", "PLACE_COLOUR", "OBJECT_COLOUR", "CloudSnapshot", "PointCloudAccumulator", "GraphSnapshot",

@@ -19,11 +19,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from memory.answer_words import (
+    asked_words,
+    capitalised,
+    names_thing,
+    quote_of,
+    region_phrase,
+    shared_words,
+    title_of,
+)
 from memory.errors import LLMError
 from memory.llm import ChatClient
 from memory.query import QueryAnalysis, QueryType
 from memory.retrieval import Hit, RetrievalResult, RobotPose
 from memory.summarize import join_words, number_word, plural
+from memory.summarize_geo import GEO_KINDS
 from memory.summarize_llm import LLMSummariser, SummariserConfig, make_summariser
 from sim.errors import ConfigError
 from sim.registry import Registry
@@ -142,13 +152,13 @@ class _Facts:
         from its level-2 ancestor; outdoors (street-view memories) from its block, by name."""
         if hit.path:
             first = self.record(hit.path[0])
-            if first is not None and getattr(first, "room_type", "") in _GEO_KINDS:
-                return _region_phrase(first.name), hit.path[0]
+            if first is not None and getattr(first, "room_type", "") in GEO_KINDS:
+                return region_phrase(first.name), hit.path[0]
         for cid in hit.path:
             if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
                 rec = self.record(cid)
                 if rec is not None:
-                    return rec.room_type or _region_phrase(rec.name), cid
+                    return rec.room_type or region_phrase(rec.name), cid
         rec = self.record(hit.id)
         return (getattr(rec, "room_guess", "") or ""), ""
 
@@ -214,93 +224,7 @@ def _wanted(q: QueryAnalysis) -> str:
     return q.target_name or q.target
 
 
-def _asked_words(q: QueryAnalysis) -> list[str]:
-    """Words that name what was asked for: the target, its synonyms (for implicit needs: none)."""
-    if q.type == QueryType.IMPLICIT:
-        return []
-    out = [*q.target_labels, q.target] if q.target else []
-    if q.target and " " in q.target.strip():  # "security scanner": a scanner of another kind still names it
-        out.append(q.target.split()[-1])
-    return [w.lower() for w in dict.fromkeys(out) if w]
-
-
-def _names(hit: Hit, words: Any) -> bool:
-    """Whether the hit's label, name or caption names one of ``words`` (whole words, plural too)."""
-    body = f" {hit.label} {hit.name} {hit.text} ".lower()
-    body = re.sub(r"[^a-z0-9]+", " ", body)
-    for w in words:
-        w = re.sub(r"[^a-z0-9]+", " ", w.lower()).strip()
-        if w and (f" {w} " in body or f" {w}s " in body or f" {w}es " in body):
-            return True
-    return False
-
-
-_GENERIC = frozenset("a an the my some any thing things stuff one someone something down up in on of".split())
-
-
-def _shares_words(hit: Hit, target: str) -> int:
-    """How many of the target's words the hit's name or text holds, when that is at least half of
-    them ("fake lettuce decorations" and a "fake lettuce cabbage"), else 0."""
-    words = [w for w in re.findall(r"[a-z0-9]+", target.lower()) if w not in _GENERIC]
-    n = sum(_names(hit, [w]) for w in words)
-    return n if words and n * 2 >= len(words) and len(target.split()) > 1 else 0
-
-
-def _title(hit: Hit) -> str:
-    """What to call a hit in a sentence: "the round metal table", "the view "Forbes Avenue Bus Stop"",
-    "the cafeteria area" - never an internal id."""
-    if hit.kind == "place":
-        first = _first_sentence(hit.text)
-        if first and len(first) <= 60:
-            return f"the view \u201c{first}\u201d"
-        return "a view I took"
-    name = hit.name if not re.match(r"^(cluster|place|obj)/", hit.name) else (hit.label or "that place")
-    return f"the {name}"
-
-
-def _first_sentence(text: str) -> str:
-    t = " ".join(str(text).split())
-    m = re.match(r"(.+?[.!?])(\s|$)", t)
-    return (m.group(1) if m else t).rstrip(".")
-
-
-def _quote(hit: Hit, question: str = "", words: Any = ()) -> str:
-    """The sentence of a place's caption that bears on the question (it names what was asked, or
-    shares the most words with the question); "" for bare objects."""
-    if hit.kind != "place":
-        return ""
-    t = " ".join(str(hit.text).split())
-    first = _first_sentence(t)
-    body = t[len(first):].lstrip(". ") if first and len(first) <= 60 and len(t) > len(first) + 2 else t
-    sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", body) if x.strip()]
-    if not sentences:
-        return ""
-    q = {w for w in re.findall(r"[a-z0-9]+", question.lower()) if len(w) > 2 and w not in _GENERIC}
-
-    def rank(x: str) -> tuple[int, int]:
-        low = f" {re.sub(r'[^a-z0-9]+', ' ', x.lower())} "
-        named = any(f" {re.sub(r'[^a-z0-9]+', ' ', w.lower()).strip()} " in low for w in words if w)
-        return int(named), len(q & set(low.split()))
-
-    best = max(sentences, key=rank)  # the first of equals: captions open with the gist
-    return best if len(best) <= 240 else best[:237].rsplit(" ", 1)[0] + "..."
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
-
-
-_GEO_KINDS = frozenset({"block", "neighbourhood", "district"})  # levels of a street-view forest
 _EPOCH_DATES = 3.0e8  # timestamps past 1979 are dates, not seconds since the robot started
-_REGION_WORDS = frozenset("area open room region place block street neighbourhood neighborhood zone site".split())
-
-
-def _region_phrase(name: str) -> str:
-    """A region's name as it reads mid-sentence: common words lower-cased, proper names kept,
-    the part after a colon (its contents list) left out."""
-    head = name.split(":", 1)[0].strip()
-    first = head.split(" ", 1)[0]
-    return head[:1].lower() + head[1:] if first.lower() in _REGION_WORDS else head
 
 
 def _secs(t: float) -> str:
@@ -384,7 +308,7 @@ class TemplateGenerator:
             wanted = q.anchor_name or q.anchor
         if not found:
             related = [h for h in hits[:3]]
-            near = "; ".join(f"{_title(h)} {self._where(h, facts, None)}" for h in related)
+            near = "; ".join(f"{title_of(h)} {self._where(h, facts, None)}" for h in related)
             lead = (f"I have not seen {_a(wanted)}" if wanted and q.type != QueryType.IMPLICIT
                     else f"I do not remember anything that clearly fits \"{q.text.rstrip('?.! ')}\"")
             text = f"{lead}. The nearest related things I remember: {near}."
@@ -392,8 +316,8 @@ class TemplateGenerator:
                           confidence=round(conf, 3), metadata=meta)
         where = self._where(best, facts, robot)
         when = self._when(best, facts, last=q.temporal != "first")
-        name = _title(best)
-        quote = _quote(best, q.text, [*_asked_words(q), *(t for t, w in q.categories if w >= 0.8)])
+        name = title_of(best)
+        quote = quote_of(best, q.text, [*asked_words(q), *(t for t, w in q.categories if w >= 0.8)])
         if q.type == QueryType.IMPLICIT:
             aff = _afforded(q, best, facts.priors)
             lead = f"For {aff}, try" if aff.split(" ", 1)[0] in ("somewhere", "something", "someplace") else "Try"
@@ -404,16 +328,16 @@ class TemplateGenerator:
             others = [h for h in hits[1:4] if h.id != best.id
                       and result.facts.get("similarity", {}).get(h.id, 0.0) >= self.config.found_similarity - 0.05][:2]
             if others:
-                text += " Also: " + "; ".join(f"{_title(h)} {self._where(h, facts, None)}" for h in others) + "."
+                text += " Also: " + "; ".join(f"{title_of(h)} {self._where(h, facts, None)}" for h in others) + "."
         elif q.type == QueryType.TEMPORAL:
             text = (f"I {'first' if q.temporal == 'first' else 'last'} saw {name}"
                     + (f" {when}" if when else "") + f", {where}.")
         elif q.type == QueryType.RELATIONAL:
             rel = q.relation.replace("_", " ")
             anchor = f" {rel} the {q.anchor_name}" if q.anchor else ""
-            text = f"{_cap(name)}{anchor} is {where}."
+            text = f"{capitalised(name)}{anchor} is {where}."
         else:
-            text = f"{_cap(name)} is {where}."
+            text = f"{capitalised(name)} is {where}."
             if when:
                 text += f" I last saw it {when}."
         if quote:
@@ -442,14 +366,15 @@ class TemplateGenerator:
                 return 0.5
             return float(1.0 / (1.0 + math.exp(-(v - centre) / 0.04)))
 
-        words = _asked_words(q)
+        words = asked_words(q)
         for h in hits[:3]:  # a hit that names the asked-for thing answers it, attributes aside
-            head_only = bool(words) and not _names(h, words[:-1]) and _names(h, words[-1:]) and " " in q.target
+            head_only = (bool(words) and " " in q.target and not names_thing(h, words[:-1])
+                         and names_thing(h, words[-1:]))
             if head_only and sim_conf(h) < 0.5:  # "ski slopes" is not any slope
                 continue
-            shared = _shares_words(h, q.target) if words else 0
+            shared = shared_words(h, q.target) if words else 0
             close = sim_conf(h)
-            if words and (_names(h, words) or (shared >= 2 and close >= 0.2) or (shared == 1 and close >= 0.5)):
+            if words and (names_thing(h, words) or (shared >= 2 and close >= 0.2) or (shared == 1 and close >= 0.5)):
                 if q.colour or q.material:
                     body = f"{h.name} {h.text}".lower()
                     if any(w and w not in body and not (w == "wood" and "wooden" in body)
@@ -459,7 +384,7 @@ class TemplateGenerator:
         if q.type == QueryType.IMPLICIT and q.categories:
             strong = [t for t, w in q.categories if w >= 0.99]
             for h in hits[:3]:
-                if _names(h, strong):
+                if names_thing(h, strong):
                     return h, max(0.85, sim_conf(h)), "satisfies the need"
         best = hits[0]
         if words and q.type != QueryType.IMPLICIT:  # asked for a thing by name, and no hit names it

@@ -25,10 +25,11 @@ from typing import Any
 from memory.forest_types import ClusterView, ForestConfig, Summary
 from memory.types import LEVEL_NAMES, Leaf
 
-__all__ = ["GEO_LEVEL_NAMES", "GEO_FOREST", "GeoSummariser", "is_geographic", "level_names", "phrases_of",
+__all__ = ["GEO_LEVEL_NAMES", "GEO_KINDS", "GEO_FOREST", "GeoSummariser", "is_geographic", "level_names", "phrases_of",
            "names_of"]
 
 GEO_LEVEL_NAMES = ("place", "block", "neighbourhood", "district", "site")
+GEO_KINDS = frozenset({"block", "neighbourhood", "district"})  # the kinds of cluster below a street-view site
 _DEEP_NAMES = ("block", "neighbourhood", "district", "region", "zone", "area")  # levels below the site
 
 # Street scale: street-view panoramas lie a few metres apart along streets. A block is ~60 m of street

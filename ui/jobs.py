@@ -20,8 +20,8 @@ import numpy as np
 
 from app.progress import CancelToken, Progress
 from app.session import ExploreSummary, Session
-from app.snapshots import GEO_KINDS
 from memory.store import MemoryStore
+from memory.summarize_geo import GEO_KINDS
 from memory.types import LEVEL_NAMES
 from sim.errors import LabError
 from sim.loader import load_scene

@@ -25,7 +25,8 @@ import numpy as np
 from memory.errors import QueryError
 from memory.generation import Answer, GenerationConfig, Generator, bounded_client, make_generator
 from memory.llm import ChatClient, LLMConfig
-from memory.query import QueryAnalyser, QueryAnalysis, expand_with_llm
+from memory.query import QueryAnalyser, QueryAnalysis
+from memory.query_llm import expand_with_llm
 from memory.retrieval import RetrievalConfig, RetrievalResult, Retriever, RobotPose, make_retriever
 from memory.retrieval_index import index_for
 from sim.errors import ConfigError

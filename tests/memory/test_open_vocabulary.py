@@ -9,7 +9,8 @@ import pytest
 from app.priors import catalog_pack, import_pack, world_pack
 from app.query import QueryRequest, answer_query
 from memory.priors import PriorPack, general_pack, load_pack, merge_packs, pack_from_dict
-from memory.query import QueryAnalyser, QueryType, expand_with_llm, focus_text
+from memory.query import QueryAnalyser, QueryType, focus_text
+from memory.query_llm import expand_with_llm
 from memory.types import ObjectRecord
 from sim.errors import ConfigError
 from tests.fake_llm import FakeLLM

@@ -425,6 +425,10 @@ class TemplateGenerator:
         rooms, floors = int(f.get("rooms", 0)), int(f.get("floors", 1))
         listed = join_words([_counted(t, n) for t, n in types.items()])
         cited = tuple(h.id for h in result.hits[:5])
+        counting_things = q.global_kind == "count" and q.count_of not in ("room", "floor")
+        if facts.geographic and f.get("site") and not counting_things:
+            # streets have blocks and neighbourhoods, not rooms and floors: the site's own description answers
+            return Answer(str(f["site"]), cited=cited, metadata=meta)
         if q.global_kind == "count":
             what = q.count_of
             if what == "room":

@@ -76,7 +76,7 @@ _TEMPORAL_RES = (
     re.compile(r"\bhow long ago\b"),
 )
 _GLOBAL_RES = (
-    re.compile(r"\b(what|which) (kinds?|types?|sorts?) of (rooms?|areas?|spaces?|places?)\b"),
+    re.compile(r"\b(what|which) (kinds?|types?|sorts?) of (rooms?|areas?|spaces?|places) (are|did|have|do)\b"),
     re.compile(r"\b(what|which) rooms\b|\blist (all )?(the )?rooms\b|\brooms (are|did) (there|you)\b"),
     re.compile(r"\b(describe|summari[sz]e|summary|overview|layout|floor plan)\b"),
     re.compile(r"\bwhat (is|kind of|sort of|type of) (this|the) (place|building|house|home|environment|site)\b"),

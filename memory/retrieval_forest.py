@@ -45,7 +45,7 @@ def global_facts(ix: RetrievalIndex, q: QueryAnalysis | None = None) -> dict[str
     facts: dict[str, Any] = {"objects": int(ix.is_object.sum()), "leaves": len(ix)}
     L2 = ix.levels.get(2)
     rooms = [k for k in range(len(L2)) if L2.leaf_end[k] > L2.leaf_start[k]] if L2 is not None else []
-    types = Counter((L2.room_type[k] or "room") for k in rooms) if L2 is not None else Counter()
+    types = Counter((L2.room_type[k] or "other area") for k in rooms) if L2 is not None else Counter()
     facts["rooms"] = len(rooms)
     facts["room_types"] = dict(sorted(types.items(), key=lambda kv: (-kv[1], kv[0])))
     L3 = ix.levels.get(3)

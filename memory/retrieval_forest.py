@@ -51,7 +51,7 @@ def global_facts(ix: RetrievalIndex, q: QueryAnalysis | None = None) -> dict[str
     L3 = ix.levels.get(3)
     floors = sorted({int(L3.floor[k]) for k in range(len(L3)) if L3.leaf_end[k] > L3.leaf_start[k]}) if L3 else []
     facts["floors"] = len(floors) or len(set(ix.floor.tolist()))
-    top = ix.levels.get(4)
+    top = ix.levels.get(max(ix.top_level, 4))  # the site: level 4 of ours, the top of a deeper kept forest
     if top is not None and len(top) and top.records is not None:
         facts["site"] = top.records[0].summary or top.records[0].name
         facts["site_id"] = top.ids[0]
@@ -246,7 +246,7 @@ class ForestRetriever(BaseRetriever):
         res.facts = global_facts(ix, q)
         qv = self.query_vector(q) if q.text else None
         hits = []
-        for lv in (4, 3):
+        for lv in sorted({max(ix.top_level, 4), 4, 3}, reverse=True):
             L = ix.levels.get(lv)
             if L is None:
                 continue

@@ -94,6 +94,22 @@ def _warm_up(session: Session) -> None:
     services.warm_query(session.memory)
 
 
+def _warm_and_attach(state: LabState, session: Session, cancel: CancelToken | None,
+                     step: Progress | None = None) -> Generator[Progress, None, None]:
+    """Load the session's models (reporting ``step``) and hand it to ``state``; close it if that fails
+    or is cancelled, so no half-opened session is left behind."""
+    try:
+        if step is not None:
+            yield step
+        _warm_up(session)
+        if cancel is not None:
+            cancel.check()
+    except BaseException:
+        session.close()
+        raise
+    state.attach(session)
+
+
 def new_world(state: LabState, cancel: CancelToken, spec: str) -> Generator[Progress, None, WorldInfo]:
     """Build (or load) the world ``spec`` and start a session in it with an empty memory."""
     yield Progress("world", 0, 3, f"building {spec}")
@@ -101,14 +117,7 @@ def new_world(state: LabState, cancel: CancelToken, spec: str) -> Generator[Prog
     cancel.check()
     yield Progress("world", 1, 3, "starting the simulator")
     session = Session(scene, config=state.config, memory_path=state.new_memory_path(scene.info.name or spec))
-    try:
-        yield Progress("world", 2, 3, "loading the text encoder")
-        _warm_up(session)
-        cancel.check()
-    except BaseException:
-        session.close()
-        raise
-    state.attach(session)
+    yield from _warm_and_attach(state, session, cancel, Progress("world", 2, 3, "loading the text encoder"))
     log.info("opened %s (memory %s)", spec, state.memory_path)
     return _info(state)
 
@@ -136,12 +145,7 @@ def open_memory(state: LabState, cancel: CancelToken, path: str, scene: str | No
     cancel.check()
     yield Progress("open", 1, 3, f"loading {Path(path).name}")
     session = Session(world, config=state.config, memory_path=path)
-    try:
-        _warm_up(session)
-    except BaseException:
-        session.close()
-        raise
-    state.attach(session)
+    yield from _warm_and_attach(state, session, None)
     yield from rebuild_cloud(state, cancel)
     return _info(state)
 
@@ -150,14 +154,7 @@ def _open_memory_alone(state: LabState, cancel: CancelToken, path: str) -> Gener
     name = Path(path).name
     yield Progress("open", 0, 2, f"loading {name} (no world)")
     session = Session(None, config=state.config, memory_path=path)
-    try:
-        yield Progress("open", 1, 2, "loading the text encoder")
-        _warm_up(session)
-        cancel.check()
-    except BaseException:
-        session.close()
-        raise
-    state.attach(session)
+    yield from _warm_and_attach(state, session, cancel, Progress("open", 1, 2, "loading the text encoder"))
     log.info("opened %s without a world", path)
     return _info(state)
 

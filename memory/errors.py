@@ -26,6 +26,7 @@ __all__ = [
     "CorruptMemoryFile",
     "NewerSchemaError",
     "MemoryFileUnwritable",
+    "MemoryFileLocked",
     "GmlError",
     "QueryError",
     "RetrievalError",
@@ -115,6 +116,15 @@ class NewerSchemaError(MemoryFileError):
 
 class MemoryFileUnwritable(MemoryFileError):
     """The file or its folder cannot be written, or another process holds the write lock."""
+
+
+class MemoryFileLocked(MemoryFileUnwritable):
+    """Another process is writing the file (it holds the writer lock, ``memory.file_lock``); ``pid``
+    names it (0 when unknown)."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike = "", pid: int = 0) -> None:
+        super().__init__(message, path=path)
+        self.pid = pid
 
 
 # ------------------------------------------------------------------------------------------- GML

@@ -34,6 +34,7 @@ import numpy as np
 from memory.errors import QueryError
 from memory.priors import PriorPack, general_pack
 from memory.summarize import plural
+from memory.text_norm import singular, stem
 from memory.types import object_name
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,6 @@ _LOCATIVE = frozenset({"at", "in", "inside", "near", "by", "beside", "behind", "
 _COMMANDS = frozenset({"take", "bring", "guide", "get", "lead", "show", "go", "navigate", "me", "us", "drive", "walk"})
 # verbs too common to say which need a question expresses on their own ("go" in "go for a swim")
 _WEAK = frozenset({"go", "get", "have", "take", "make", "do", "need", "want", "put", "find", "use", "like"})
-_IRREGULAR = {"slept": "sleep", "ate": "eat", "took": "take", "lying": "lie", "lay": "lie", "sat": "sit",
-              "ran": "run", "wrote": "write", "read": "read", "clothes": "clothes", "dishes": "dish",
-              "glasses": "glass"}
-
 _TEMPORAL_RES = (
     re.compile(r"\bwhen\b.*\b(see|saw|seen|notice|noticed|spot|spotted|pass|passed|visit|visited|find|found)\b"),
     re.compile(r"\b(first|last|latest|earliest|most recent(ly)?)\b.*\b(see|saw|seen|noticed|spotted|found)\b"),
@@ -175,28 +172,6 @@ class QueryAnalysis:
         if self.image is not None:
             out["image"] = list(np.asarray(self.image).shape)
         return out
-
-
-def _stem(word: str) -> str:
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    for suf in ("ing", "ed", "es", "s"):
-        if word.endswith(suf) and len(word) - len(suf) >= 3:
-            base = word[: -len(suf)]
-            if suf == "ing" and len(base) >= 2 and base[-1] == base[-2]:  # napping -> nap
-                base = base[:-1]
-            return base
-    return word
-
-
-def _singular(word: str) -> str:
-    if len(word) <= 3 or not word.endswith("s") or word.endswith("ss"):
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes")):
-        return word[:-2]
-    return word[:-1]
 
 
 def _words(text: str) -> list[str]:
@@ -312,10 +287,10 @@ class QueryAnalyser:
             for phrase in self.priors.affordances[name].say or (name,):
                 self._say.append(phrase)
                 self._say_of.append(i)
-        self._say_stems = [frozenset(_stem(w) for w in _words(p) if w not in _STOP and w not in _VAGUE)
+        self._say_stems = [frozenset(stem(w) for w in _words(p) if w not in _STOP and w not in _VAGUE)
                            for p in self._say]
         # a phrase of weak verbs alone never matches by words
-        self._say_stems = [st if st - {_stem(w) for w in _WEAK} else frozenset() for st in self._say_stems]
+        self._say_stems = [st if st - {stem(w) for w in _WEAK} else frozenset() for st in self._say_stems]
         self._aff_vectors: np.ndarray | None = None
 
     def group(self, label: str) -> frozenset[str]:
@@ -478,7 +453,7 @@ class QueryAnalyser:
         ws = [w for w in ws if w not in known and w not in _STOP]
         if not ws or len(ws) > 3 or ws[0] in _VAGUE or ws[0] in ("where", "what", "how", "when", "which"):
             return ""
-        return " ".join([*ws[:-1], _singular(ws[-1])])
+        return " ".join([*ws[:-1], singular(ws[-1])])
 
     def _affordance_vectors(self) -> np.ndarray | None:
         if self.encoder is None or not self._say:
@@ -493,7 +468,7 @@ class QueryAnalyser:
         q = replace(q, room=room, expansion=q.text)
         if not self._aff_names:
             return q
-        stems = {_stem(w) for w in words}
+        stems = {stem(w) for w in words}
         lex = np.array([1.0 if p and p <= stems else 0.0 for p in self._say_stems], dtype=np.float32)
         vecs = self._affordance_vectors()
         if vecs is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory.forest_types import ClusterView, ForestConfig, Summary
+from memory.text_norm import singular
 from memory.types import LEVEL_NAMES, Leaf
 
 __all__ = ["GEO_LEVEL_NAMES", "GEO_KINDS", "GEO_FOREST", "GeoSummariser", "is_geographic", "level_names", "phrases_of",
@@ -130,17 +131,6 @@ _SENTENCE = re.compile(r"(?<=[.!?])(?<!\s[A-Z]\.)\s+")  # not after an initial (
 
 
 @functools.lru_cache(maxsize=65536)
-def _singular(w: str) -> str:
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 4 and w.endswith(("ches", "shes", "sses", "xes")):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ous")):
-        return w[:-1]
-    return w
-
-
-@functools.lru_cache(maxsize=65536)
 def _content(w: str) -> bool:
     if w in _FUNCTION or w in _VERBS or len(w) < 3 or w.endswith("ly"):
         return False
@@ -187,7 +177,7 @@ def _phrases(text: str) -> dict[str, bool]:
                 words = [w for w in run if w not in _SUBJECTIVE and w not in _GENERIC]
                 if not words or words[-1] != run[-1]:
                     continue
-                head = _singular(words[-1])
+                head = singular(words[-1])
                 plural = head != words[-1]
                 out[head] = out.get(head, False) or plural
                 if len(words) >= 2 and not words[-2].isdigit():

@@ -16,6 +16,7 @@ from sim.motion import InvalidAction, InvalidPose, MotionModel, MotionResult
 from sim.navmap import NavMap, raycast_scene
 from sim.raycast import Renderer, RenderStyle
 from sim.scene import Scene
+from sim.sensors import SensorModel
 from sim.simulator import SimConfig
 from sim.types import Action, ActionKind, Observation, Pose
 
@@ -54,6 +55,10 @@ class BuiltinSimulator:
         self._time = 0.0
         self._step = 0
         self._collided = False
+        # depth noise and odometry drift (``sim.sensors``): the robot then sees believed poses
+        self._sensors = SensorModel(config.sensors, self.camera) if config.sensors.enabled else None
+        if self._sensors is not None:
+            self._sensors.reset(self._pose)
         log.info("builtin simulator for %s: %d triangles, navmap and renderer ready in %.2f s",
                  scene.name, scene.mesh.n_triangles, time.perf_counter() - t0)
 
@@ -88,12 +93,16 @@ class BuiltinSimulator:
         self._time = 0.0
         self._step = 0
         self._collided = False
+        if self._sensors is not None:
+            self._sensors.reset(self._pose)
         return self.observe()
 
     def step(self, action: Action) -> Observation:
         """Apply one motion command with collisions, advance the clock and observe."""
         self._check_open()
         result = self._apply(action)
+        if self._sensors is not None:
+            self._sensors.move(self._pose, result.pose, self._step + 1)
         self._pose = result.pose
         self._collided = result.collided
         self._step += 1
@@ -105,15 +114,21 @@ class BuiltinSimulator:
     def observe(self) -> Observation:
         """Render what the robot sees now, without moving."""
         frame = self.renderer.render(self._pose)
-        return Observation(rgb=frame.rgb, depth=frame.depth, instance=frame.instance, pose=self._pose,
+        depth, pose = frame.depth, self._pose
+        if self._sensors is not None:
+            depth = self._sensors.depth(depth, self._step)
+            pose = self._sensors.believed or pose
+        return Observation(rgb=frame.rgb, depth=depth, instance=frame.instance, pose=pose,
                            timestamp=self._time, camera=self.camera, step=self._step, collided=self._collided,
-                           objects=self._objects, scene=self.info)
+                           objects=self._objects, scene=self.info, true_pose=self._pose)
 
     def set_pose(self, pose: Pose) -> Observation:
         """Teleport to ``pose`` (``InvalidPose`` if inside an obstacle or off the map) and observe."""
         self._check_open()
         self._pose = self._motion.check_pose(pose)
         self._collided = False
+        if self._sensors is not None:
+            self._sensors.reset(self._pose)
         return self.observe()
 
     def close(self) -> None:

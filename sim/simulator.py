@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from sim.errors import ConfigError
 from sim.registry import Registry
+from sim.sensors import SensorConfig
 from sim.types import Action, CameraSpec, Observation, Pose, SceneInfo
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class SimConfig:
     render_threads: int = 1
     step_seconds: float = 0.5  # simulated time of one discrete action (observation timestamps)
     habitat: HabitatOptions = field(default_factory=HabitatOptions)
+    sensors: SensorConfig = field(default_factory=SensorConfig)  # depth noise, odometry drift (off by default)
 
     def __post_init__(self) -> None:
         checks = [

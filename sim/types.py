@@ -387,8 +387,8 @@ class SceneInfo:
 class Observation:
     """What the robot senses after one step.
 
-    ``objects`` (id -> ObjectInfo) and ``scene`` are ground truth; perception backends other
-    than the oracle must not read them.
+    ``objects`` (id -> ObjectInfo), ``scene`` and ``true_pose`` are ground truth; perception
+    backends other than the oracle must not read them.
     """
 
     rgb: np.ndarray  # (H, W, 3) uint8
@@ -401,6 +401,9 @@ class Observation:
     collided: bool = False
     objects: Mapping[int, ObjectInfo] = field(default_factory=dict)
     scene: SceneInfo | None = None  # ground truth, for the oracle perceiver and evaluation only
+    # the robot's true pose when ``pose`` is what it believes (odometry drift, ``sim.sensors``); ground
+    # truth for scoring only, never read by the memory. None: ``pose`` is true.
+    true_pose: Pose | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

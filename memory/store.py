@@ -18,7 +18,11 @@ Tables (schema version ``SCHEMA_VERSION``):
   written before this table existed simply have none.
 
 Writes go into one open transaction that ``checkpoint()`` commits, so a crash (even ``kill -9``)
-loses at most the work since the last checkpoint and never leaves a half-written checkpoint.
+loses at most the work since the last checkpoint and never leaves a half-written checkpoint. A disk
+error (a full disk) while writing rolls the transaction back and ends writing for this store: nothing
+more is written on top, closing does not checkpoint again, and the file keeps its last checkpoint.
+Closing folds the write-ahead log into the file and says so when it cannot.
+One process writes a file at a time (``memory.file_lock``); readers see the last checkpoint.
 Files are validated read-only before anything writes to them: a bad file raises one
 ``MemoryFileError`` and stays byte-for-byte as it was. Nothing is ever pickled.
 
@@ -43,6 +47,7 @@ from memory.errors import (  # noqa: F401  (re-exported: callers import the erro
     CorruptMemoryFile,
     ImageNotFound,
     MemoryFileError,
+    MemoryFileLocked,
     MemoryFileNotFound,
     MemoryFileUnwritable,
     MemoryStoreError,
@@ -50,17 +55,21 @@ from memory.errors import (  # noqa: F401  (re-exported: callers import the erro
     NotAMemoryFile,
     RecordFormatError,
 )
+from memory.file_lock import WriterLock, writer_lock
 from memory.records_json import Record, content_hash, record_from_json, record_to_json  # noqa: F401
 from memory.store_file import (
-    SCHEMA_SQL,
     SCHEMA_VERSION,
     SOURCES_SQL,
-    app_version,
+    GuardedWrites,
+    check_writable,
+    connect_reader,
+    connect_writer,
+    copy_database,
+    create_file,
     dumps_json,
-    fsync_path,
+    encode_png,
+    is_disk_error,
     now_iso,
-    remove_sidecars,
-    temp_file,
     validate_file,
 )
 from memory.store_types import (  # noqa: F401
@@ -79,7 +88,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "SCHEMA_VERSION", "TRAVERSE", "SEES", "IMAGE_KINDS", "MODALITIES", "Record",
     "MemoryStoreError", "RecordFormatError", "ImageNotFound", "MemoryFileError", "MemoryFileNotFound",
-    "NotAMemoryFile", "CorruptMemoryFile", "NewerSchemaError", "MemoryFileUnwritable",
+    "NotAMemoryFile", "CorruptMemoryFile", "NewerSchemaError", "MemoryFileUnwritable", "MemoryFileLocked",
     "EdgeRow", "Membership", "EmbeddingSpace", "MemorySnapshot", "MemoryStore",
     "record_to_json", "record_from_json", "relation_to_edge", "content_hash",
 ]
@@ -94,95 +103,57 @@ class MemoryStore:
     """A memory file: record-level reads and writes, committed in batches by ``checkpoint()``.
 
     Build with ``MemoryStore.open``; use as a context manager (normal exit checkpoints, an
-    exception rolls back). Thread-safe: one lock serialises every call.
+    exception rolls back). Thread-safe: one lock serialises every call. A writable store holds the
+    file's writer lock until it is closed.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool,
+                 writer: WriterLock | None = None) -> None:
         self._conn: sqlite3.Connection | None = conn
         self._path = path
         self._readonly = readonly
+        self._writer = writer
         self._lock = threading.RLock()
         self._in_tx = False
+        self._failed = ""  # why writing ended (a disk error): nothing more is written
 
     # ------------------------------------------------------------------------------- lifecycle
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> MemoryStore:
         """Open (or with ``create`` make) the memory file at ``path``.
 
-        Raises ``MemoryFileNotFound``, ``NotAMemoryFile``, ``CorruptMemoryFile``, ``NewerSchemaError``
-        or ``MemoryFileUnwritable``; a refused file is left untouched.
+        A writable store first takes the file's writer lock (``memory.file_lock``). Raises
+        ``MemoryFileNotFound``, ``NotAMemoryFile``, ``CorruptMemoryFile``, ``NewerSchemaError``,
+        ``MemoryFileLocked`` (another process writes it) or ``MemoryFileUnwritable``; a refused file is
+        left untouched. A read-only store also opens a file on read-only storage.
         """
         p = Path(path)
         if p.is_dir():
             raise NotAMemoryFile(f"{p} is a folder, not a memory file", path=p)
         exists = p.exists()
-        if exists and p.stat().st_size == 0 and create and not readonly:
-            exists = False  # an empty placeholder (e.g. from mkstemp) becomes a new memory
-        if not exists:
-            if not create or readonly:
-                raise MemoryFileNotFound(f"memory file not found: {p}", path=p)
-            cls._create(p)
-        else:
-            try:
-                validate_file(p)
-            except PermissionError as e:
-                raise MemoryFileError(f"cannot read {p}: permission denied", path=p) from e
-        conn = None
-        # Read-only stores use a query_only read-write connection where the OS allows it, so that closing
-        # the last connection removes the -wal/-shm files as SQLite does for writers; else a plain read-only one.
-        for mode in ("rw", "ro") if readonly else ("rw",):
-            try:
-                conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode={mode}", uri=True, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute("PRAGMA busy_timeout = 5000")
-                if readonly:
-                    conn.execute("PRAGMA query_only = 1")
-                    conn.execute("SELECT count(*) FROM meta").fetchone()
-                else:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute("PRAGMA synchronous = FULL")  # a committed checkpoint survives power loss
-                break
-            except sqlite3.OperationalError as e:
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                if mode == "ro" or not readonly:
-                    raise MemoryFileUnwritable(f"cannot open {p} ({e})", path=p) from e
+        if not exists and (not create or readonly):
+            raise MemoryFileNotFound(f"memory file not found: {p}", path=p)
+        writer = None if readonly else writer_lock(p)
+        try:
+            if exists and p.stat().st_size == 0 and create and not readonly:
+                exists = False  # an empty placeholder (e.g. from mkstemp) becomes a new memory
+            if not readonly:
+                check_writable(p)
+            if not exists:
+                create_file(p)
+                log.info("created memory file %s", p)
+            else:
+                try:
+                    validate_file(p)
+                except PermissionError as e:
+                    raise MemoryFileError(f"cannot read {p}: permission denied", path=p) from e
+            conn = connect_reader(p) if readonly else connect_writer(p)
+        except BaseException:
+            if writer is not None:
+                writer.release()
+            raise
         log.debug("opened memory file %s (readonly=%s)", p, readonly)
-        return cls(conn, p, readonly)
-
-    @staticmethod
-    def _create(p: Path) -> None:
-        """Make a new memory file atomically: schema and meta in a temp file, then rename."""
-        if not p.parent.is_dir():
-            raise MemoryFileUnwritable(f"cannot create {p}: folder {p.parent} does not exist", path=p)
-        try:
-            tmp = temp_file(p, ".new")
-        except OSError as e:
-            raise MemoryFileUnwritable(f"cannot create {p}: {e.strerror or e}", path=p) from e
-        try:
-            conn = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("BEGIN")
-                for stmt in filter(str.strip, SCHEMA_SQL.split(";")):
-                    conn.execute(stmt)
-                now = now_iso()
-                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                    ("schema_version", dumps_json(SCHEMA_VERSION)), ("created", dumps_json(now)),
-                    ("modified", dumps_json(now)), ("app_version", dumps_json(app_version())),
-                    ("counts", dumps_json({})), ("encoders", dumps_json([]))])
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-            fsync_path(Path(tmp))
-            remove_sidecars(p)
-            os.replace(tmp, p)
-            fsync_path(p.parent, directory=True)
-        except (OSError, sqlite3.Error) as e:
-            Path(tmp).unlink(missing_ok=True)
-            raise MemoryFileUnwritable(f"cannot create {p}: {e}", path=p) from e
-        log.info("created memory file %s", p)
+        return cls(conn, p, readonly, writer)
 
     @property
     def path(self) -> Path:
@@ -205,67 +176,95 @@ class MemoryStore:
         self.close()
 
     def close(self) -> None:
-        """Checkpoint pending writes and close the file (a no-op when already closed)."""
+        """Checkpoint pending writes, fold the write-ahead log into the file and close it (a no-op when
+        already closed). After a failed write nothing is checkpointed: the file keeps its last checkpoint.
+        Raises ``MemoryFileUnwritable`` when the disk refuses the last writes; the file is closed anyway."""
         with self._lock:
             if self._conn is None:
                 return
             try:
-                if self._in_tx:
+                if self._in_tx and not self._failed:
                     self.checkpoint()
+                if not self._readonly and not self._failed:
+                    self._fold_wal()
             finally:
                 self._conn.close()
                 self._conn = None
+                if self._writer is not None:
+                    self._writer.release()
+
+    def _fold_wal(self) -> None:
+        # SQLite folds the log into the file when the last connection closes but ignores a failure
+        # there (a full disk); asking first means a command never reports a file it could not finish
+        try:
+            self._c().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as e:
+            raise MemoryFileUnwritable(
+                f"cannot finish writing {self._path} ({e}): its last checkpoint is kept in {self._path.name}-wal "
+                "beside it; keep both files together, free some space and open the memory again",
+                path=self._path) from e
 
     def checkpoint(self) -> None:
-        """Commit everything written since the last checkpoint in one transaction."""
+        """Commit everything written since the last checkpoint in one transaction.
+
+        A disk error rolls it back and raises ``MemoryFileUnwritable``; the file keeps the last checkpoint."""
         with self._lock:
             conn = self._c()
+            if self._failed:
+                raise MemoryFileUnwritable(self._failed, path=self._path)
             if not self._in_tx:
                 return
             counts = dict(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
             counts["edges"] = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
             spaces = [s._asdict() for s in self.embedding_spaces()]
             self._set_meta_rows({"modified": now_iso(), "counts": counts, "encoders": spaces})
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._abandon(e) from e
             self._in_tx = False
 
     def rollback(self) -> None:
         """Discard everything written since the last checkpoint."""
         with self._lock:
             if self._in_tx:
-                self._c().execute("ROLLBACK")
+                conn = self._c()
                 self._in_tx = False
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+    @property
+    def failed(self) -> str:
+        """Why writing ended (a disk error), or ``""`` while the store can write."""
+        return self._failed
+
+    def _abandon(self, e: sqlite3.Error) -> MemoryFileUnwritable:
+        """End writing after a disk error: roll back (SQLite may already have done it, leaving later
+        statements to commit one by one) and refuse every later write; returns the error to raise."""
+        conn = self._c()
+        self._in_tx = False
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.debug("rollback after %s failed", e)
+        self._failed = (f"cannot write {self._path} ({e}); it keeps its last checkpoint, the work since then "
+                        "is not saved")
+        log.error("%s", self._failed)
+        return MemoryFileUnwritable(self._failed, path=self._path)
 
     def save_as(self, path: str | os.PathLike) -> Path:
         """Checkpoint, then write a consistent copy to ``path`` atomically (backup to a temp file, fsync,
-        rename). The store keeps working on its own file; open the copy with ``MemoryStore.open``."""
+        rename), holding ``path``'s writer lock meanwhile. The store keeps working on its own file; open
+        the copy with ``MemoryStore.open``."""
         target = Path(path)
         with self._lock:
             if not self._readonly:
                 self.checkpoint()
             if target.exists() and target.resolve() == self._path.resolve():
                 return target
-            if not target.parent.is_dir():
-                raise MemoryFileUnwritable(f"cannot save to {target}: folder {target.parent} does not exist",
-                                           path=target)
-            if target.is_dir():
-                raise MemoryFileUnwritable(f"cannot save to {target}: it is a folder", path=target)
-            tmp = None
-            try:
-                tmp = temp_file(target, ".tmp")
-                dst = sqlite3.connect(tmp, isolation_level=None)
-                try:
-                    self._c().backup(dst)
-                finally:
-                    dst.close()
-                fsync_path(Path(tmp))
-                remove_sidecars(target)
-                os.replace(tmp, target)
-                fsync_path(target.parent, directory=True)
-            except (OSError, sqlite3.Error) as e:
-                if tmp is not None:
-                    Path(tmp).unlink(missing_ok=True)
-                raise MemoryFileUnwritable(f"cannot save to {target}: {e}", path=target) from e
+            with writer_lock(target):
+                copy_database(self._c(), target)
         log.info("saved a copy of %s to %s", self._path, target)
         return target
 
@@ -275,11 +274,15 @@ class MemoryStore:
             raise MemoryStoreError(f"the memory store {self._path} is closed")
         return self._conn
 
-    def _w(self) -> sqlite3.Connection:
+    def _w(self) -> GuardedWrites:
         """The connection inside the open write transaction (begun on the first write)."""
         conn = self._c()
         if self._readonly:
             raise MemoryStoreError(f"the memory file {self._path} is open read-only")
+        if self._failed:
+            raise MemoryFileUnwritable(self._failed, path=self._path)
+        if self._in_tx and not conn.in_transaction:  # SQLite rolled it back on an error we did not see
+            raise self._abandon(sqlite3.OperationalError("the write transaction was lost"))
         if not self._in_tx:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -287,7 +290,13 @@ class MemoryStore:
                 raise MemoryFileUnwritable(f"cannot write {self._path} ({e}); is another program using it?",
                                            path=self._path) from e
             self._in_tx = True
-        return conn
+        return GuardedWrites(conn, self._write_failed)
+
+    def _write_failed(self, e: sqlite3.Error) -> None:
+        """A write statement failed: a disk error (or a transaction SQLite dropped) ends writing."""
+        conn = self._c()
+        if is_disk_error(e) or not conn.in_transaction:
+            raise self._abandon(e) from e
 
     def _set_meta_rows(self, items: Mapping[str, Any]) -> None:
         self._w().executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
@@ -488,27 +497,12 @@ class MemoryStore:
     # --------------------------------------------------------------------------------- images
     def put_image(self, node_id: str, kind: str, image: np.ndarray | bytes) -> int:
         """Store an RGB/RGBA/grey uint8 image (or PNG bytes) as a PNG; returns the PNG size in bytes."""
-        from PIL import Image
-
         if kind not in IMAGE_KINDS:
             raise MemoryStoreError(f"unknown image kind {kind!r}; expected one of {', '.join(IMAGE_KINDS)}")
-        try:
-            if isinstance(image, (bytes, bytearray)):
-                im = Image.open(io.BytesIO(image))
-                im.load()
-            else:
-                a = np.asarray(image)
-                if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-                    raise MemoryStoreError(f"put_image: expected uint8 (H, W[, 3|4]), got {a.dtype} {a.shape}")
-                im = Image.fromarray(np.ascontiguousarray(a))
-            buf = io.BytesIO()
-            im.save(buf, format="PNG")
-        except (OSError, ValueError) as e:
-            raise MemoryStoreError(f"put_image({node_id!r}): not a readable image ({e})") from e
-        png = buf.getvalue()
+        png, width, height = encode_png(image, f"put_image({node_id!r})")
         with self._lock:
             self._w().execute("INSERT OR REPLACE INTO images (node_id, kind, png, width, height) "
-                              "VALUES (?, ?, ?, ?, ?)", (node_id, kind, png, im.width, im.height))
+                              "VALUES (?, ?, ?, ?, ?)", (node_id, kind, png, width, height))
         return len(png)
 
     def get_image_png(self, node_id: str, kind: str) -> bytes:
@@ -586,18 +580,10 @@ class MemoryStore:
             members = conn.execute("SELECT child, parent, level FROM membership ORDER BY rowid").fetchall()
             meta = self.meta()
             sources = self.sources()
-        out: dict[type, list] = {PlaceRecord: [], ObjectRecord: [], ClusterRecord: []}
         try:
-            for node_id, data in nodes:
-                rec = record_from_json(json.loads(data))
-                if rec.id != node_id:
-                    raise RecordFormatError(f"row {node_id!r} holds the record of {rec.id!r}")
-                out[type(rec)].append(rec)
-            edge_rows = tuple(EdgeRow(s, d, k, json.loads(x)) for s, d, k, x in edges)
+            return MemorySnapshot.from_rows(nodes, edges, members, meta, sources)
         except (RecordFormatError, ValueError) as e:
             raise CorruptMemoryFile(f"{self._path}: unreadable record ({e})", path=self._path) from e
-        return MemorySnapshot(tuple(out[PlaceRecord]), tuple(out[ObjectRecord]), tuple(out[ClusterRecord]),
-                              edge_rows, tuple(Membership(*m) for m in members), meta, sources)
 
     def stats(self) -> dict[str, Any]:
         """Counts without loading records: ``nodes`` per ``(kind, level)``, ``edges`` per kind,

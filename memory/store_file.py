@@ -1,23 +1,32 @@
 """The on-disk side of a memory file: schema SQL and version, read-only validation of an existing
-file, and the helpers that write files atomically (temp file beside the target, fsync, rename).
+file, connections for readers and writers (read-only folders included), creating and copying a file
+atomically (temp file beside the target, fsync, rename), and which SQLite errors are the disk's.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from memory.errors import CorruptMemoryFile, MemoryFileError, MemoryStoreError, NewerSchemaError, NotAMemoryFile
+from memory.errors import (
+    CorruptMemoryFile,
+    MemoryFileError,
+    MemoryFileUnwritable,
+    MemoryStoreError,
+    NewerSchemaError,
+    NotAMemoryFile,
+)
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "OPTIONAL_TABLES", "SCHEMA_SQL", "SOURCES_SQL", "validate_file", "fsync_path",
-           "temp_file", "remove_sidecars",
-           "now_iso", "app_version", "dumps_json"]
+           "temp_file", "remove_sidecars", "check_writable", "connect_reader", "connect_writer", "create_file",
+           "copy_database", "is_disk_error", "GuardedWrites", "now_iso", "app_version", "dumps_json", "encode_png"]
 
 SCHEMA_VERSION = 1
 TABLES = ("meta", "nodes", "edges", "membership", "embeddings", "images")
@@ -80,6 +89,182 @@ def remove_sidecars(path: Path) -> None:
             side.unlink()
 
 
+# ---------------------------------------------------------------------------------- connections
+_DISK_ERRORS = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
+                sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def is_disk_error(e: sqlite3.Error) -> bool:
+    """Whether an SQLite error comes from the file or the disk (full, I/O, read-only ...), not from a
+    statement: after one the open transaction cannot be trusted."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is None:
+        return isinstance(e, sqlite3.OperationalError) and ("disk" in str(e) or "readonly" in str(e))
+    return (code & 0xFF) in _DISK_ERRORS
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``MemoryFileUnwritable`` unless ``path`` (when it exists) and its folder can be written:
+    SQLite opens a write-protected file read-only without a word, and needs the folder for its ``-wal``."""
+    if not path.parent.is_dir():
+        raise MemoryFileUnwritable(f"cannot write {path}: folder {path.parent} does not exist", path=path)
+    if not _writable(path.parent):
+        raise MemoryFileUnwritable(f"cannot write {path}: folder {path.parent} is read-only", path=path)
+    if path.exists() and not _writable(path):
+        raise MemoryFileUnwritable(f"cannot write {path}: the file is read-only", path=path)
+
+
+def _connect(path: Path, query: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # SQLite opens lazily: read now
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A ``mode=ro`` connection; in a folder nobody may write (a read-only mount), where SQLite cannot
+    make the ``-shm`` a WAL database needs, an ``immutable`` one (nothing can change the file there)."""
+    try:
+        return _connect(path, "mode=ro")
+    except sqlite3.OperationalError:
+        wal = Path(str(path) + "-wal")
+        if _writable(path.parent):
+            raise
+        if wal.exists() and wal.stat().st_size > 0:
+            raise MemoryFileError(f"cannot read {path}: its folder is read-only and {wal.name} beside it holds "
+                                  f"writes SQLite cannot apply there; copy both files to a writable folder",
+                                  path=path) from None
+    return _connect(path, "mode=ro&immutable=1")
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A connection that only reads (``query_only``). Where the OS allows, a read-write one, so that
+    closing the last connection removes the ``-wal``/``-shm`` as SQLite does for writers; else read-only."""
+    conn = None
+    try:
+        if _writable(path) and _writable(path.parent):
+            try:
+                conn = _connect(path, "mode=rw")
+            except sqlite3.OperationalError:
+                conn = None
+        if conn is None:
+            conn = _read_only(path)
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute("SELECT count(*) FROM meta").fetchone()
+    except sqlite3.Error as e:
+        if conn is not None:
+            conn.close()
+        raise MemoryFileError(f"cannot read {path} ({e})", path=path) from e
+    return conn
+
+
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """A read-write WAL connection with full sync (a committed checkpoint survives power loss)."""
+    conn = None
+    try:
+        conn = _connect(path, "mode=rw")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.Error as e:
+        if conn is not None:
+            conn.close()
+        raise MemoryFileUnwritable(f"cannot open {path} ({e})", path=path) from e
+    return conn
+
+
+class GuardedWrites:
+    """A connection inside a write transaction whose failed statements go to ``on_error`` first (the
+    store ends writing after a disk error instead of leaving later statements to autocommit)."""
+
+    __slots__ = ("_conn", "_on_error")
+
+    def __init__(self, conn: sqlite3.Connection, on_error: Callable[[sqlite3.Error], None]) -> None:
+        self._conn, self._on_error = conn, on_error
+
+    def execute(self, sql: str, params: Sequence | Mapping = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as e:
+            self._on_error(e)
+            raise
+
+    def executemany(self, sql: str, rows: Iterable) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.Error as e:
+            self._on_error(e)
+            raise
+
+
+# ------------------------------------------------------------------------------- atomic writes
+def create_file(path: Path) -> None:
+    """Make a new memory file atomically: schema and meta in a temp file, then rename."""
+    if not path.parent.is_dir():
+        raise MemoryFileUnwritable(f"cannot create {path}: folder {path.parent} does not exist", path=path)
+    try:
+        tmp = temp_file(path, ".new")
+    except OSError as e:
+        raise MemoryFileUnwritable(f"cannot create {path}: {e.strerror or e}", path=path) from e
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN")
+            for stmt in filter(str.strip, SCHEMA_SQL.split(";")):
+                conn.execute(stmt)
+            now = now_iso()
+            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                ("schema_version", dumps_json(SCHEMA_VERSION)), ("created", dumps_json(now)),
+                ("modified", dumps_json(now)), ("app_version", dumps_json(app_version())),
+                ("counts", dumps_json({})), ("encoders", dumps_json([]))])
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        fsync_path(Path(tmp))
+        remove_sidecars(path)
+        os.replace(tmp, path)
+        fsync_path(path.parent, directory=True)
+    except (OSError, sqlite3.Error) as e:
+        Path(tmp).unlink(missing_ok=True)
+        remove_sidecars(Path(tmp))
+        raise MemoryFileUnwritable(f"cannot create {path}: {e}", path=path) from e
+
+
+def copy_database(conn: sqlite3.Connection, target: Path) -> None:
+    """Write a consistent copy of ``conn``'s database to ``target`` atomically (backup into a temp file
+    beside it, fsync, rename): a failure (a full disk) leaves whatever was at ``target`` as it was."""
+    if not target.parent.is_dir():
+        raise MemoryFileUnwritable(f"cannot save to {target}: folder {target.parent} does not exist", path=target)
+    if target.is_dir():
+        raise MemoryFileUnwritable(f"cannot save to {target}: it is a folder", path=target)
+    tmp = None
+    try:
+        tmp = temp_file(target, ".tmp")
+        dst = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.backup(dst)
+        finally:
+            dst.close()
+        fsync_path(Path(tmp))
+        remove_sidecars(target)
+        os.replace(tmp, target)
+        fsync_path(target.parent, directory=True)
+    except (OSError, sqlite3.Error) as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+            remove_sidecars(Path(tmp))
+        raise MemoryFileUnwritable(f"cannot save to {target}: {e}", path=target) from e
+
+
 def validate_file(path: Path) -> None:
     """Check a file read-only (header, integrity, tables, schema version); never writes to it."""
     with open(path, "rb") as f:
@@ -102,7 +287,7 @@ def validate_file(path: Path) -> None:
 def _check_database(path: Path) -> None:
     conn = None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        conn = _read_only(path)
         problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
             detail = " ".join("; ".join(problems).split())  # one line, however SQLite formats it
@@ -152,6 +337,27 @@ def app_version() -> str:
 def dumps_json(obj: Any) -> str:
     """Compact JSON of a stored value (numpy scalars and arrays become lists)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def encode_png(image: np.ndarray | bytes, what: str) -> tuple[bytes, int, int]:
+    """``(png, width, height)`` of an RGB/RGBA/grey uint8 array or of image bytes; ``what`` names the
+    caller in the ``MemoryStoreError`` raised for anything else."""
+    from PIL import Image
+
+    try:
+        if isinstance(image, (bytes, bytearray)):
+            im = Image.open(io.BytesIO(image))
+            im.load()
+        else:
+            a = np.asarray(image)
+            if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+                raise MemoryStoreError(f"{what}: expected uint8 (H, W[, 3|4]), got {a.dtype} {a.shape}")
+            im = Image.fromarray(np.ascontiguousarray(a))
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+    except (OSError, ValueError) as e:
+        raise MemoryStoreError(f"{what}: not a readable image ({e})") from e
+    return buf.getvalue(), im.width, im.height
 
 
 def _json_default(v: Any) -> Any:

@@ -3,12 +3,13 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from memory.errors import MemoryStoreError
-from memory.records_json import Record
+from memory.errors import MemoryStoreError, RecordFormatError
+from memory.records_json import Record, record_from_json
 from memory.types import ClusterRecord, ObjectRecord, PlaceRecord, Relation
 
 __all__ = ["TRAVERSE", "SEES", "EdgeRow", "Membership", "EmbeddingSpace", "relation_to_edge", "MemorySnapshot"]
@@ -64,6 +65,22 @@ class MemorySnapshot:
     membership: tuple[Membership, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, nodes: Iterable[tuple[str, str]], edges: Iterable[tuple[str, str, str, str]],
+                  members: Iterable[tuple[str, str, int]], meta: Mapping[str, Any],
+                  sources: Mapping[str, Mapping[str, Any]]) -> MemorySnapshot:
+        """A snapshot from table rows (``(id, record JSON)`` nodes, ``(src, dst, kind, JSON)`` edges, membership
+        rows); raises ``RecordFormatError`` or ``ValueError`` on a row that does not hold what it should."""
+        out: dict[type, list] = {PlaceRecord: [], ObjectRecord: [], ClusterRecord: []}
+        for node_id, data in nodes:
+            rec = record_from_json(json.loads(data))
+            if rec.id != node_id:
+                raise RecordFormatError(f"row {node_id!r} holds the record of {rec.id!r}")
+            out[type(rec)].append(rec)
+        edge_rows = tuple(EdgeRow(s, d, k, json.loads(x)) for s, d, k, x in edges)
+        return cls(tuple(out[PlaceRecord]), tuple(out[ObjectRecord]), tuple(out[ClusterRecord]), edge_rows,
+                   tuple(Membership(*m) for m in members), meta, sources)
 
     @property
     def records(self) -> tuple[Record, ...]:

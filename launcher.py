@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("export-gml", help="write the memory in the Embodied-RAG GML format")
     m.add_argument("db")
     m.add_argument("--out", required=True, help=".gml file to write")
+    m.add_argument("--force", action="store_true", help="replace an existing file that is not a GML file")
 
     s = sub.add_parser("query", help="ask the memory a question")
     s.add_argument("db", help="memory file (.db)")

@@ -14,7 +14,9 @@ from pathlib import Path
 from app.config import load_lab_config
 from app.progress import run_with_progress
 from app.session import ExploreSummary, Session
+from memory.file_lock import writer_lock
 from memory.store import MemoryStore
+from memory.store_file import check_writable
 from sim.errors import LabError
 
 log = logging.getLogger(__name__)
@@ -63,15 +65,19 @@ def cmd_explore(args: argparse.Namespace) -> int:
         raise ExploreCommandError(f"--out must name a memory file ending in .db, got {out}")
     if not out.parent.exists():
         raise ExploreCommandError(f"--out folder {out.parent} does not exist")
-    config = load_lab_config(args.config)
-    from sim.loader import load_scene
+    # one writer per memory file, and a file that cannot be written is refused before exploring
+    with writer_lock(out):
+        check_writable(out)
+        config = load_lab_config(args.config)
+        from sim.loader import load_scene
 
-    scene = load_scene(args.scene)
-    resumed = _check_existing(out, scene.spec or args.scene)
-    with Session(scene, config=config, memory_path=out, seed=args.seed) as session:
-        if resumed:
-            print(f"continuing the memory in {out} ({session.memory.stats()['objects']} objects)", file=sys.stderr)
-        summary = run_with_progress(session.explore(args.steps), show=sys.stderr.isatty(), desc="explore")
+        scene = load_scene(args.scene)
+        resumed = _check_existing(out, scene.spec or args.scene)
+        with Session(scene, config=config, memory_path=out, seed=args.seed) as session:
+            if resumed:
+                print(f"continuing the memory in {out} ({session.memory.stats()['objects']} objects)",
+                      file=sys.stderr)
+            summary = run_with_progress(session.explore(args.steps), show=sys.stderr.isatty(), desc="explore")
     if args.json:
         print(json.dumps({"scene": args.scene, **summary.to_dict()}, indent=2))
     else:

@@ -17,6 +17,8 @@ import argparse
 import hashlib
 import json
 import logging
+import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,8 +32,11 @@ from typing import Any
 import numpy as np
 
 from app.progress import CancelToken, Progress, drain, run_with_progress
+from memory.errors import GmlError
+from memory.file_lock import check_no_writer
 from memory.gml import GmlImport, export_gml, import_gml
 from memory.store import Membership, MemoryFileError, MemoryFileUnwritable, MemoryStore, content_hash, relation_to_edge
+from memory.store_file import fsync_path, temp_file
 from memory.summarize_geo import is_geographic, level_names
 from memory.types import ClusterRecord, ObjectRecord, PlaceRecord
 from sim.errors import LabError
@@ -178,6 +183,7 @@ def _check_out(out: Path) -> None:
             MemoryStore.open(out, create=False, readonly=True).close()
         except MemoryFileError as e:
             raise MemoryCommandError(f"refusing to overwrite {out}: {e}") from None
+    check_no_writer(out)  # at once; saving takes the writer lock again to replace the file
     try:
         with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
             pass
@@ -395,6 +401,55 @@ def format_memory_info(info: dict[str, Any], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+_GML_START = re.compile(rb"\A\s*(?:#[^\n]*\n\s*)*(?:graph|Creator|Version)\b")
+
+
+def _check_export_target(db: Path, out: Path, *, force: bool) -> None:
+    """An export replaces an existing GML file only; anything else (a memory file above all) needs ``--force``."""
+    if out.is_dir():
+        raise MemoryCommandError(f"cannot write {out}: it is a folder")
+    if not out.parent.is_dir():
+        raise MemoryCommandError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not out.exists() or out.stat().st_size == 0:
+        return
+    if db.exists() and out.resolve() == db.resolve():
+        raise MemoryCommandError(f"cannot export {db} onto itself; choose another --out")
+    if force:
+        return
+    with open(out, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(b"SQLite format 3\x00"):
+        raise MemoryCommandError(f"refusing to overwrite {out}: it is a memory file (add --force to replace it)")
+    if not _GML_START.match(head):
+        raise MemoryCommandError(f"refusing to overwrite {out}: it is not a GML file (add --force to replace it)")
+
+
+def _export_atomically(snap: Any, out: Path) -> Path:
+    """Export into a temp file beside ``out``, then rename it over ``out``: a failure (a full disk)
+    leaves whatever was at ``out`` as it was."""
+    try:
+        tmp = temp_file(out, ".gml.tmp")
+    except OSError as e:
+        raise MemoryFileUnwritable(f"cannot write {out}: {e.strerror or e}", path=out) from e
+    try:
+        try:
+            export_gml(snap, tmp)
+        except GmlError as e:
+            if isinstance(e.__cause__, OSError):  # name the file the user asked for, not the temp file
+                raise e.__cause__ from e
+            raise
+        fsync_path(tmp)
+        os.replace(tmp, out)
+        fsync_path(out.parent, directory=True)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise MemoryFileUnwritable(f"cannot write {out}: {e.strerror or e}", path=out) from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
 def cmd_memory(args: argparse.Namespace) -> int:
     """``memory info MEM.db [--json]`` and ``memory export-gml MEM.db --out FILE.gml``."""
     if args.memory_command == "info":
@@ -402,11 +457,12 @@ def cmd_memory(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, ensure_ascii=False) if args.json else format_memory_info(info))
         return 0
     if args.memory_command == "export-gml":
+        _check_export_target(Path(args.db), Path(args.out), force=bool(getattr(args, "force", False)))
         with MemoryStore.open(args.db, create=False, readonly=True) as store:
             snap = store.load()
         if not snap.records:
             raise MemoryCommandError(f"{args.db} holds no nodes to export")
-        out = export_gml(snap, args.out)
+        out = _export_atomically(snap, Path(args.out))
         print(f"exported {len(snap.places)} places, {len(snap.objects)} objects, {len(snap.clusters)} clusters "
               f"-> {out}")
         return 0

@@ -263,11 +263,15 @@ class EmbodiedMemory:
         return self.store.save_as(path)
 
     def close(self) -> None:
+        """Checkpoint (unless the file is read-only or a disk error ended its writing) and close the file;
+        the file is closed, and its writer lock released, even when the checkpoint fails."""
         if self.store is not None:
-            if not getattr(self.store, "readonly", False):
-                self.checkpoint()
-            self.store.close()
-            self.store = None
+            try:
+                if not getattr(self.store, "readonly", False) and not getattr(self.store, "failed", ""):
+                    self.checkpoint()
+            finally:
+                store, self.store = self.store, None
+                store.close()
 
     def __enter__(self) -> EmbodiedMemory:
         return self

@@ -17,6 +17,7 @@ Usage::
     with writer_lock("MEM.db"):          # raises MemoryFileLocked / MemoryFileUnwritable
         ...                              # write MEM.db
     holder = lock_holder("MEM.db")       # pid of the writer, or None
+    check_no_writer("MEM.db")            # raises MemoryFileLocked while another process writes it
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from memory.errors import MemoryFileLocked, MemoryFileUnwritable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOCK_SUFFIX", "WriterLock", "writer_lock", "lock_holder", "lock_path"]
+__all__ = ["LOCK_SUFFIX", "WriterLock", "writer_lock", "lock_holder", "check_no_writer", "lock_path"]
 
 LOCK_SUFFIX = ".lock"
 
@@ -140,6 +141,19 @@ def lock_holder(path: str | os.PathLike) -> int | None:
         os.close(fd)
 
 
+def check_no_writer(path: str | os.PathLike) -> None:
+    """Raise ``MemoryFileLocked`` when another process is writing ``path`` (a check before long work
+    that will write it; the writer lock itself is taken when writing starts)."""
+    pid = lock_holder(path)
+    if pid is not None and pid != os.getpid():
+        raise _locked(Path(path), pid)
+
+
+def _locked(path: Path, pid: int) -> MemoryFileLocked:
+    who = f"process {pid}" if pid else "another process"
+    return MemoryFileLocked(f"{path} is being written by {who}", path=path, pid=pid)
+
+
 def _acquire(path: Path, lock: Path) -> int:
     for _ in range(100):
         try:
@@ -154,8 +168,7 @@ def _acquire(path: Path, lock: Path) -> int:
         except BlockingIOError:
             pid = _read_pid(fd)
             os.close(fd)
-            who = f"process {pid}" if pid else "another process"
-            raise MemoryFileLocked(f"{path} is being written by {who}", path=path, pid=pid) from None
+            raise _locked(path, pid) from None
         except OSError as e:
             os.close(fd)
             raise MemoryFileUnwritable(f"cannot lock {path} for writing ({e.strerror or e})", path=path) from e

@@ -337,6 +337,7 @@ def memory_info(path: str | Path) -> dict[str, Any]:
         "path": str(path), "size_bytes": size, "schema_version": meta.get("schema_version"),
         "app_version": meta.get("app_version"), "created": meta.get("created"), "modified": meta.get("modified"),
         "scene": meta.get("scene", ""), "source": meta.get("source"), "forest": meta.get("forest", ""),
+        "perception": meta.get("perception", ""),
         "nodes": kinds, "levels": dict(sorted(levels.items(), key=lambda kv: int(kv[0]))), "level_names": names,
         "edges": st["edges"],
         "membership": st["membership"],
@@ -381,6 +382,7 @@ def format_memory_info(info: dict[str, Any], width: int | None = None) -> str:
         ("created", f"{info['created']}, modified {info['modified']}"),
         ("source", (f"{src.get('format', '')} GML {Path(src.get('file', '')).name} ({src.get('environment', '')})"
                     if src.get("kind") == "gml" else info.get("scene") or "—")),
+        ("perception", info.get("perception") or "—"),
         ("nodes", ", ".join(f"{n} {k}s" for k, n in info["nodes"].items())),
         ("levels", " · ".join(f"{_level_name(int(lv), info.get('level_names', ()))}: {n}"
                               for lv, n in info["levels"].items()) or "—"),

@@ -129,6 +129,7 @@ class Session:
             self.sim.close()
             raise
         self.memory.meta.setdefault("scene", self.scene.spec or self.scene.name)
+        self._record_perception()
         self.mapper = self._robot_mapper()
         self.memory.checkpoint_hooks.append(lambda store: save_robot_map(store, self.mapper))
         start = self.scene.start
@@ -138,6 +139,18 @@ class Session:
         self.memory.ingest(self.observation)
         self.mapper.update(self.observation)
         self.trajectory = [self.observation.pose]
+
+    def _record_perception(self) -> None:
+        """Name in the memory's meta the perception that builds it (``memory info``, the status bar)."""
+        mine = self.config.memory.perception.type
+        built = str(self.memory.meta.get("perception") or "")
+        if mine not in built.split("+"):
+            self.memory.meta["perception"] = f"{built}+{mine}" if built else mine
+
+    @property
+    def perception(self) -> str:
+        """Which perception built this memory (``oracle``, ``geometric``, ...; ``+`` joins several)."""
+        return str(self.memory.meta.get("perception") or "")
 
     @property
     def has_world(self) -> bool:

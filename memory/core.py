@@ -283,7 +283,7 @@ class EmbodiedMemory:
     @property
     def perceiver(self) -> Perceiver:
         if self._perceiver is None:
-            enc = self.image_encoder if self.config.perception.type == "clip" else None
+            enc = self.image_encoder if self.config.perception.type in ("clip", "geometric") else None
             self._perceiver = make_perceiver(self.config.perception, encoder=enc, llm=self._llm, priors=self.priors)
         return self._perceiver
 

@@ -24,6 +24,12 @@ the union of theirs. When a node grows into another of its label that was never 
 same view (two partial views of one sofa), the younger is fused into the older and reported in
 ``GraphUpdate.removed_objects``.
 
+Perceivers that fuse objects themselves (``geometric``) give each sighting a ``track``: a tracked
+sighting goes to the node its track is bound to (a new track binds to the node label and position
+matching finds, never to one another live track holds); when the perceiver's vote changes the
+label, the node is re-made under the new label; ``Percept.merged_tracks`` folds the nodes of
+tracks the perceiver merged. Nodes of two live tracks are never fused by the graph itself.
+
 Persistence (``memory.store.MemoryStore`` or anything with the same methods): ``to_records()``
 → ``upsert_places`` / ``upsert_objects``; ``edge_rows()`` → ``put_edges`` (or, to drop relations
 that no longer hold, ``replace_edges(kind, rows)`` per kind); ``image_rows()`` → ``put_image``.
@@ -101,28 +107,39 @@ class TopoGraph:
         self._thumbs: dict[str, np.ndarray] = {}
         self._serial: Counter = Counter()
         self._last_place: str | None = None
+        self._track_node: dict[int, str] = {}  # perception's track -> object node (fusing perceivers)
         self._place_index: dict[int, _PlaceIndex] = {}
 
     # ------------------------------------------------------------------------------- building
     def add(self, percept: Percept) -> GraphUpdate:
         """Merge one percept's sightings into object nodes and, at keyframes, add a place."""
         cfg = self.config
+        folded = self._fold_tracks(percept.merged_tracks)
         assigned = self._assign(percept.sightings)
         new_ids: list[str] = []
         updated: list[str] = []
         seen: list[tuple[str, Sighting]] = []
         for s, oid in zip(percept.sightings, assigned, strict=True):
-            if oid is None:
+            if oid is not None and s.track is not None and self._objects[oid].label != s.label:
+                old, oid = oid, self._new_object(s, percept)  # perception changed its mind: re-make the node
+                self._fuse(oid, old)
+                folded.append(old)
+                new_ids.append(oid)
+            elif oid is None:
                 oid = self._new_object(s, percept)
                 new_ids.append(oid)
             else:
                 self._update_object(oid, s, percept)
                 updated.append(oid)
+            if s.track is not None:
+                self._track_node[s.track] = oid
             seen.append((oid, s))
         self._mark_distinct([oid for oid, _ in seen])
         alias = self._fuse_duplicates(new_ids + updated)
+        if alias and self._track_node:
+            self._track_node = {t: alias.get(n, n) for t, n in self._track_node.items()}
         fresh = set(new_ids)
-        removed_objects = tuple(d for d in alias if d not in fresh)
+        removed_objects = tuple(folded) + tuple(d for d in alias if d not in fresh)
         seen = [(alias.get(oid, oid), s) for oid, s in seen]
         new_ids = [i for i in new_ids if i in self._objects]
         updated = list(dict.fromkeys(i for i in (alias.get(o, o) for o in updated + list(alias)) if i not in fresh))
@@ -166,15 +183,29 @@ class TopoGraph:
         return None
 
     def _assign(self, sightings: Sequence[Sighting]) -> list[str | None]:
-        """Object node per sighting (None = new), one sighting per node, nearest pairs first."""
+        """Object node per sighting (None = new), one sighting per node, nearest pairs first.
+
+        A sighting whose track is bound goes to that node; other sightings never take a node a
+        live track holds (the perceiver said they are different objects).
+        """
+        out: list[str | None] = [None] * len(sightings)
+        taken: set[str] = set()
+        for i, s in enumerate(sightings):
+            oid = self._track_node.get(s.track) if s.track is not None else None
+            if oid is not None and oid in self._objects and oid not in taken:
+                out[i] = oid
+                taken.add(oid)
+        held = set(self._track_node.values())
         pairs: list[tuple[float, int, str]] = []
         for i, s in enumerate(sightings):
+            if out[i] is not None:
+                continue
             for oid in self._by_label.get(s.label, ()):
+                if s.track is not None and oid in held:
+                    continue
                 d = self._same_object(s.centroid, s.bbox_min, s.bbox_max, self._objects[oid])
                 if d is not None:
                     pairs.append((d, i, oid))
-        out: list[str | None] = [None] * len(sightings)
-        taken: set[str] = set()
         for _, i, oid in sorted(pairs):
             if out[i] is None and oid not in taken:
                 out[i] = oid
@@ -222,6 +253,21 @@ class TopoGraph:
             for a in group:
                 self._distinct.setdefault(a, set()).update(b for b in group if b != a)
 
+    def _fold_tracks(self, merged: Sequence[tuple[int, int]]) -> list[str]:
+        """Fold the nodes of tracks perception merged (``(dropped, kept)``); the node ids that went."""
+        gone: list[str] = []
+        for drop_t, keep_t in merged:
+            drop = self._track_node.pop(drop_t, None)
+            if drop is None or drop not in self._objects:
+                continue
+            keep = self._track_node.get(keep_t)
+            if keep is None or keep not in self._objects:
+                self._track_node[keep_t] = drop  # the surviving track takes the node over
+            elif keep != drop:
+                self._fuse(keep, drop)
+                gone.append(drop)
+        return gone
+
     def _fuse_duplicates(self, touched: list[str]) -> dict[str, str]:
         """Fuse touched nodes with older nodes that turn out to be the same object; ``{dropped: kept}``."""
         alias: dict[str, str] = {}
@@ -229,8 +275,9 @@ class TopoGraph:
             oid = alias.get(oid, oid)
             while oid in self._objects:
                 rec = self._objects[oid]
+                held = set(self._track_node.values()) if oid in self._track_node.values() else set()
                 others = [o for o in self._by_label.get(rec.label, ())
-                          if o != oid and o not in self._distinct.get(oid, ())]
+                          if o != oid and o not in self._distinct.get(oid, ()) and o not in held]
                 best = None
                 for other in others:
                     d = self._same_object(rec.position, rec.bbox_min, rec.bbox_max, self._objects[other])

@@ -56,6 +56,7 @@ class Sighting:
     depth: float = 0.0  # median z-depth of the mask
     instance: int | None = None  # simulator instance id (oracle only; evaluation, never merging)
     crop: np.ndarray | None = None  # RGB uint8 crop of the object
+    track: int | None = None  # perception's own object id across views (fusing perceivers); the graph follows it
 
     @property
     def name(self) -> str:
@@ -75,6 +76,7 @@ class Percept:
     room_confidence: float = 0.0
     image: np.ndarray | None = None  # small RGB thumbnail of the view
     keyframe: bool = True
+    merged_tracks: tuple[tuple[int, int], ...] = ()  # (dropped, kept) tracks perception found to be one object
 
 
 @dataclass(frozen=True, slots=True)

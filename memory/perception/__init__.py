@@ -7,6 +7,9 @@ Backends (``type:`` in config), all behind the ``Perceiver`` protocol:
 * ``clip`` — zero-shot labels of the instance masks' crops against the prior pack's vocabulary with
   an image-capable encoder (``openclip`` with real weights, or any registered image encoder).
 * ``vlm`` — captions and labels from an OpenAI-compatible vision chat endpoint.
+* ``geometric`` — no ground truth at all: class-agnostic segments from RGB-D geometry, zero-shot
+  labels from an image encoder (SimCLIP by default), objects fused across views
+  (``memory.perception.geometric``, ``memory.perception.fusion``).
 
 Every backend shares the segment filters (``memory.perception.segments``) and the caption
 style (``memory.perception.caption``). A backend factory is any callable
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from memory.encoders import EncoderConfig
 from memory.errors import EmbodiedMemoryError
 from memory.llm import LLMConfig
+from memory.perception.geo_config import FusionConfig, SegmenterConfig
 from memory.types import Percept
 from sim.errors import ConfigError
 from sim.registry import Registry
@@ -64,7 +68,7 @@ class PerceptionConfig:
 
     Shared by every backend:
 
-    * ``type`` — ``oracle`` (default), ``clip``, ``vlm`` or any registered backend.
+    * ``type`` — ``oracle`` (default), ``clip``, ``vlm``, ``geometric`` or any registered backend.
     * ``min_pixels`` — smallest mask kept, in pixels of a 320x240 image (scaled with the area).
     * ``edge_margin`` — a mask whose box comes this close (pixels) to the border is *cut*;
       ``edge_min_pixels_factor`` — a cut mask needs this many times ``min_pixels``.
@@ -84,6 +88,8 @@ class PerceptionConfig:
     categories). ``vlm``: ``llm`` (the vision chat endpoint; ``model`` must be set),
     ``vlm_max_tokens``, ``vlm_image_width`` (the view is scaled to this width before sending),
     ``vlm_fallback_on_error`` (on a server failure return unlabelled segments instead of raising).
+    ``geometric``: ``segmenter`` (``SegmenterConfig``), ``fusion`` (``FusionConfig``), and the ``clip``
+    keys for its labels (``encoder``: default the shipped SimCLIP).
     """
 
     type: str = "oracle"
@@ -111,6 +117,8 @@ class PerceptionConfig:
     vlm_max_tokens: int = 400
     vlm_image_width: int = 320
     vlm_fallback_on_error: bool = False
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -154,6 +162,7 @@ PERCEIVERS: Registry[PerceiverFactory] = Registry("perceiver")
 PERCEIVERS.register_lazy("oracle", "memory.perception.oracle:build")
 PERCEIVERS.register_lazy("clip", "memory.perception.clip:build")
 PERCEIVERS.register_lazy("vlm", "memory.perception.vlm:build")
+PERCEIVERS.register_lazy("geometric", "memory.perception.geometric:build")
 
 
 def make_perceiver(config: PerceptionConfig | None = None, *, encoder: Encoder | None = None,

@@ -21,6 +21,7 @@ Usage::
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -161,6 +162,9 @@ def _acquire(path: Path, lock: Path) -> int:
         except FileNotFoundError as e:
             raise MemoryFileUnwritable(f"cannot write {path}: folder {path.parent} does not exist", path=path) from e
         except OSError as e:
+            if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+                raise MemoryFileUnwritable(f"cannot write {path}: folder {path.parent} is read-only",
+                                           path=path) from e
             raise MemoryFileUnwritable(f"cannot write {path}: cannot create {lock.name} in {path.parent} "
                                        f"({e.strerror or e})", path=path) from e
         try:

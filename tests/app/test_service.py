@@ -1,0 +1,278 @@
+"""The memory as a service: frames sent over HTTP build the memory exploring builds; routes, auth, limits.
+
+One short exploration of ``rooms:n=3,seed=1`` is recorded once per module; its frames are sent to a
+real uvicorn server on a free loopback port while other clients ask questions, and the served
+memory is then compared with the explored one and used by the route tests.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import threading
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.config import LabConfig
+from app.priors import pack_for_scene
+from app.progress import drain
+from app.query import QueryEngine, QueryRequest
+from app.service.core import MemoryService
+from app.service.errors import BadRequest, PayloadTooLarge
+from app.service.frames import FrameBody, Limits, decode_frame, encode_frame
+from app.service.http import create_app
+from app.session import Session
+from memory.core import IngestConfig, MemoryConfig
+from sim.loader import load_scene
+from tests.app.service_helpers import RecordingMemory, running_server
+from tests.explored_worlds import shared_text_encoder
+
+SPEC = "rooms:n=3,seed=1"
+STEPS = 80
+CONFIG = LabConfig(memory=MemoryConfig(image_encoder=None, ingest=IngestConfig(checkpoint_seconds=1e9)))
+TOKEN = "t0ken-for-the-tests-only"
+
+
+def _png(a: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.fixture(scope="module")
+def explored():
+    """The scene and a memory explored directly, with every observation it ingested."""
+    scene = load_scene(SPEC)
+    mem = RecordingMemory(CONFIG.memory, priors=pack_for_scene(scene), text_encoder=shared_text_encoder())
+    with Session(scene, config=CONFIG, memory=mem) as s:
+        drain(s.explore(STEPS))
+    return scene, mem
+
+
+@pytest.fixture(scope="module")
+def served(explored, tmp_path_factory):
+    """The same frames sent over HTTP to a served new memory while three clients ask questions."""
+    scene, direct = explored
+    path = tmp_path_factory.mktemp("served") / "served.db"
+    service = MemoryService.open(path, config=CONFIG, create=True, text_encoder=shared_text_encoder(),
+                                 priors=pack_for_scene(scene)).warm()
+    frames = [encode_frame(o.rgb, o.depth, o.pose, o.camera, o.timestamp, instance=o.instance, labels=o.objects,
+                           step=o.step) for o in direct.recorded]
+    answers: list[int] = []
+    failures: list[str] = []
+    done = threading.Event()
+    with running_server(create_app(service)) as url:
+        def ask_while_ingesting() -> None:
+            with httpx.Client(base_url=url, timeout=60) as c:
+                while not done.is_set() and len(answers) < 400:
+                    r = c.post("/query", json={"text": "where is the bed?", "top_k": 3})
+                    if r.status_code != 200 or "found" not in r.json():
+                        failures.append(f"{r.status_code} {r.text[:200]}")
+                    answers.append(r.status_code)
+
+        askers = [threading.Thread(target=ask_while_ingesting) for _ in range(3)]
+        for t in askers:
+            t.start()
+        with httpx.Client(base_url=url, timeout=120) as c:
+            results = [c.post("/observations", json=f) for f in frames]
+            done.set()
+            for t in askers:
+                t.join(60)
+            checkpoint = c.post("/checkpoint")
+        yield {"service": service, "direct": direct, "results": results, "checkpoint": checkpoint,
+               "answers": answers, "failures": failures, "path": path, "url": url}
+    service.close()
+
+
+@pytest.fixture
+def client(served):
+    """An in-process client of a fresh app over the served memory (routes only: no socket)."""
+    return TestClient(create_app(served["service"]), raise_server_exceptions=False)
+
+
+def test_frames_sent_over_http_build_the_memory_exploring_builds(served):
+    direct, service = served["direct"], served["service"]
+    assert all(r.status_code == 200 for r in served["results"]), served["results"][0].text
+    assert served["checkpoint"].status_code == 200
+    assert served["results"][-1].json()["frame"] == len(direct.recorded)
+    got = service.memory
+    assert got.stats() == direct.stats()
+    assert sorted(r.id for r in got.leaf_records()) == sorted(r.id for r in direct.leaf_records())
+    assert got.forest.level_counts() == direct.forest.level_counts()
+    for o in direct.graph.objects():
+        assert np.allclose(got.graph.object(o.id).position, o.position)
+        assert got.graph.object(o.id).name == o.name
+    engine = QueryEngine(direct, config=CONFIG.query)
+    questions = [f"where is the {o.label}?" for o in direct.graph.objects()] + ["what rooms are there?"]
+    c = TestClient(create_app(service))
+    for q in questions:
+        want = engine.ask(QueryRequest(text=q)).to_json()
+        have = c.post("/query", json={"text": q}).json()
+        assert (have["answer"], have["found"]) == (want["answer"], want["found"]), q
+        assert [h["id"] for h in have["hits"]] == [h["id"] for h in want["hits"]], q
+
+
+def test_questions_are_answered_while_frames_come_in(served):
+    assert served["answers"], "no question was asked during ingestion"
+    assert served["failures"] == []
+
+
+def test_query_answers_the_query_json_shape(client):
+    r = client.post("/query", json={"text": "where can I sleep?", "top_k": 3, "robot": {"x": 0, "y": 0}})
+    assert r.status_code == 200
+    body = r.json()
+    for key in ("query", "query_type", "answer", "found", "confidence", "goal", "latency_ms", "hits"):
+        assert key in body
+    assert len(body["hits"]) <= 3 and all("id" in h for h in body["hits"])
+
+
+def test_memory_nodes_forest_seen_and_route(client, served):
+    info = client.get("/memory").json()
+    mem = served["service"].memory
+    assert info["nodes"]["object"] == len(mem.graph.objects())
+    assert info["live"]["frames_received"] == len(served["direct"].recorded)
+    level1 = client.get("/forest", params={"level": 1}).json()
+    assert level1["total"] == mem.forest.level_counts()[1] and level1["nodes"]
+    room = client.get("/forest", params={"level": 2}).json()["nodes"][0]
+    node = client.get(f"/nodes/{room['id']}").json()
+    assert node["kind"] == "cluster" and node["children"] and node["record"]["id"] == room["id"]
+    place = mem.graph.places()[-1].id
+    shown = client.get(f"/nodes/{place}").json()
+    assert shown["ancestors"] and Image.open(io.BytesIO(base64.b64decode(shown["thumbnail_png"]))).size[0] > 0
+    seen = client.get("/seen", params={"node": room["id"]}).json()
+    under = set(mem.forest.leaves_under(room["id"]))
+    assert {o["id"] for o in seen["objects"]} == {i for i in under if i.startswith("obj/")}
+    obj = mem.graph.objects()[0]
+    near = client.get("/seen", params={"x": obj.position[0], "y": obj.position[1], "radius": 0.5}).json()
+    assert obj.id in {o["id"] for o in near["objects"]}
+    route = client.get("/route", params={"node": obj.id, "x": 0.0, "y": 0.0}).json()
+    assert route["target"] == obj.id and route["waypoints"]
+    assert route["waypoints"][-1]["id"] == mem.graph.nearest_place(obj.position[0], obj.position[1], obj.floor).id
+
+
+def test_openapi_lists_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/query", "/memory", "/nodes/{node_id}", "/forest", "/seen", "/route", "/observations", "/checkpoint"):
+        assert p in paths
+
+
+@pytest.mark.parametrize("method, url, body, status, words", [
+    ("post", "/query", {"text": ""}, 422, "ask something"),
+    ("post", "/query", {"text": "sofa?", "top_k": 0}, 422, "top_k"),
+    ("post", "/query", {"text": "sofa?", "colour": 1}, 422, "colour"),
+    ("post", "/query", {"image": "not base64!"}, 422, "base64"),
+    ("get", "/nodes/obj/unicorn/9", None, 404, "no node"),
+    ("get", "/forest?level=9", None, 404, "no level 9"),
+    ("get", "/seen", None, 422, "name a region"),
+    ("get", "/nowhere", None, 404, "no route"),
+])
+def test_bad_requests_get_one_clear_line(client, method, url, body, status, words):
+    r = getattr(client, method)(url, **({"json": body} if body is not None else {}))
+    assert r.status_code == status
+    assert set(r.json()) == {"error"} and words in r.json()["error"] and "\n" not in r.json()["error"]
+
+
+def test_malformed_json_and_bad_frames_are_4xx(client, served):
+    r = client.post("/observations", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "the body is not valid JSON"
+    frame = encode_frame(*_tiny_frame())
+    frame["depth"] = {"dtype": "float32", "shape": [2, 2], "data": base64.b64encode(b"\0" * 16).decode()}
+    before = served["service"].frames
+    r = client.post("/observations", json=frame)
+    assert r.status_code == 422 and "depth" in r.json()["error"]
+    assert served["service"].frames == before
+
+
+def _tiny_frame():
+    from sim.types import CameraSpec, Pose
+
+    cam = CameraSpec(width=8, height=6)
+    rgb = np.full((6, 8, 3), 200, np.uint8)
+    depth = np.full((6, 8), 2.0, np.float32)
+    return rgb, depth, Pose(1.0, 2.0, 0.0, 0.3), cam, 5.0
+
+
+def test_frame_codec_is_exact_and_checks_its_fields():
+    rgb, depth, pose, cam, ts = _tiny_frame()
+    inst = np.zeros((6, 8), np.int32)
+    inst[2:4, 3:5] = 7
+    from sim.types import ObjectInfo
+
+    doc = encode_frame(rgb, depth, pose, cam, ts, instance=inst, labels={7: ObjectInfo(7, "chair", "red")},
+                       caption="a test view")
+    frame = decode_frame(FrameBody.model_validate(doc))
+    o = frame.observation
+    assert np.array_equal(o.rgb, rgb) and np.array_equal(o.depth, depth) and np.array_equal(o.instance, inst)
+    assert o.pose == pose and o.camera == cam and o.objects[7].category == "chair" and frame.caption == "a test view"
+    mm = decode_frame(FrameBody.model_validate(encode_frame(rgb, depth, pose, cam, ts, exact=False)))
+    assert np.allclose(mm.observation.depth, depth, atol=1e-3)
+    bad = [({"camera": {}}, "hfov_deg or fx"), ({"camera": {"fx": 4.0, "cx": 1.0}}, "centre"),
+           ({"labels": {"0": "chair"}}, "positive"), ({"rgb": _png(np.zeros((5, 8, 3), np.uint8))}, "differs")]
+    for change, words in bad:
+        with pytest.raises(BadRequest, match=words):
+            decode_frame(FrameBody.model_validate({**doc, **change}))
+    with pytest.raises(PayloadTooLarge, match="pixels"):
+        decode_frame(FrameBody.model_validate(doc), Limits(max_pixels=40))
+
+
+def test_token_is_checked_on_every_route(served):
+    app = create_app(served["service"], token=TOKEN)
+    c = TestClient(app)
+    for path in ("/health", "/memory", "/docs", "/openapi.json"):
+        assert c.get(path).status_code == 401
+        assert c.get(path, headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
+    assert c.post("/query", json={"text": "bed?"}).status_code == 401
+    ok = c.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json()["ok"]
+
+
+def test_serving_off_localhost_needs_a_token(capsys, served):
+    import launcher
+
+    assert launcher.main(["serve", str(served["path"]), "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--token" in err and len(err.splitlines()) == 1
+    from app.service.cli import check_bind, is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    check_bind("0.0.0.0", TOKEN)  # with a token it may
+    assert launcher.main(["serve", str(served["path"]), "--token", "short"]) == 2
+
+
+def test_body_limit_and_disconnect_leave_the_memory_untouched(served):
+    import asyncio
+
+    service = served["service"]
+    with MemoryService.open(served["path"], config=CONFIG, readonly=True, limits=Limits(max_body_bytes=200),
+                            text_encoder=shared_text_encoder()) as small:
+        r = TestClient(create_app(small)).post("/observations", json=encode_frame(*_tiny_frame()))
+        assert r.status_code == 413 and "limit" in r.json()["error"]
+    body = httpx.Request("POST", "http://test/observations", json=encode_frame(*_tiny_frame())).read()
+    messages = [{"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(m):
+        sent.append(m)
+
+    before = service.frames
+    scope = {"type": "http", "method": "POST", "path": "/observations", "raw_path": b"/observations",
+             "query_string": b"", "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
+             "scheme": "http", "server": ("test", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+    asyncio.run(create_app(service)(scope, receive, send))
+    assert service.frames == before and not sent
+
+
+def test_a_readonly_service_refuses_frames(served):
+    with MemoryService.open(served["path"], config=CONFIG, readonly=True, text_encoder=shared_text_encoder()) as ro:
+        c = TestClient(create_app(ro))
+        r = c.post("/observations", json=encode_frame(*_tiny_frame()))
+        assert r.status_code == 409 and "read-only" in r.json()["error"]
+        assert c.post("/query", json={"text": "where is the bed?"}).status_code == 200

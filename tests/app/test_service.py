@@ -276,3 +276,47 @@ def test_a_readonly_service_refuses_frames(served):
         r = c.post("/observations", json=encode_frame(*_tiny_frame()))
         assert r.status_code == 409 and "read-only" in r.json()["error"]
         assert c.post("/query", json={"text": "where is the bed?"}).status_code == 200
+
+
+def test_mcp_tools_list_and_answer(served):
+    import asyncio
+
+    from mcp import Client
+
+    from app.service.mcp import TOOL_NAMES, build_mcp_server
+
+    service = served["service"]
+    mem = service.memory
+    obj = mem.graph.objects()[0]
+    room = mem.forest.clusters(2)[0]
+    want = service.ask(QueryRequest(text=f"where is the {obj.label}?"))
+
+    async def session() -> dict:
+        out = {}
+        async with Client(build_mcp_server(service)) as c:
+            out["tools"] = {t.name: t.description for t in (await c.list_tools()).tools}
+            out["instructions"] = c.instructions
+            out["ask"] = await c.call_tool("ask_memory", {"question": f"where is the {obj.label}?"})
+            out["overview"] = await c.call_tool("describe", {})
+            out["room"] = await c.call_tool("describe", {"node_id": room.id})
+            out["level"] = await c.call_tool("describe", {"level": 1})
+            out["seen"] = await c.call_tool("list_seen", {"region": room.id})
+            out["route"] = await c.call_tool("route_to", {"node_id": obj.id})
+            out["bad"] = await c.call_tool("describe", {"node_id": "obj/unicorn/9"})
+        return out
+
+    out = asyncio.run(session())
+    assert set(out["tools"]) == set(TOOL_NAMES)
+    assert all(len(d) > 80 for d in out["tools"].values())
+    assert "only what the robot's camera saw" in out["instructions"]
+    ask = out["ask"].structured_content
+    assert not out["ask"].is_error and (ask["answer"], ask["found"]) == (want["answer"], want["found"])
+    assert [h["id"] for h in ask["hits"]] == [h["id"] for h in want["hits"]]
+    assert out["overview"].structured_content["levels"] == {str(k): v for k, v in
+                                                             sorted(mem.forest.level_counts().items())}
+    assert out["room"].structured_content["children"] and out["room"].structured_content["id"] == room.id
+    assert out["level"].structured_content["total"] == mem.forest.level_counts()[1]
+    under = {i for i in mem.forest.leaves_under(room.id) if i.startswith("obj/")}
+    assert {o["id"] for o in out["seen"].structured_content["objects"]} == under
+    assert out["route"].structured_content["target"] == obj.id
+    assert out["bad"].is_error and "no node" in out["bad"].content[0].text

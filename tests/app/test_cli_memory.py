@@ -5,6 +5,8 @@ import hashlib
 import json
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -291,3 +293,40 @@ def test_export_errors(tmp_path, capsys, b99_db):
     MemoryStore.open(empty).close()
     assert "holds no nodes" in _one_error_line(*_run(capsys, "memory", "export-gml", str(empty), "--out",
                                                      str(tmp_path / "x.gml")))
+
+
+def test_export_never_overwrites_a_memory_or_a_file_that_is_not_gml(tmp_path, capsys, b99_db):
+    other = tmp_path / "other.db"
+    MemoryStore.open(other).close()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for target, what in ((other, "it is a memory file"), (notes, "it is not a GML file")):
+        before = _sha(target)
+        line = _one_error_line(*_run(capsys, "memory", "export-gml", str(b99_db), "--out", str(target)))
+        assert line == f"error: refusing to overwrite {target}: {what} (add --force to replace it)"
+        assert _sha(target) == before
+    line = _one_error_line(*_run(capsys, "memory", "export-gml", str(b99_db), "--out", str(b99_db), "--force"))
+    assert line == f"error: cannot export {b99_db} onto itself; choose another --out"
+    assert _run(capsys, "memory", "export-gml", str(b99_db), "--out", str(notes), "--force")[0] == 0
+    assert notes.read_text().startswith("graph [")
+    old_gml = tmp_path / "old.gml"
+    old_gml.write_text("graph [\n  node [\n    id 0\n  ]\n]\n")
+    assert _run(capsys, "memory", "export-gml", str(b99_db), "--out", str(old_gml))[0] == 0  # GML replaces GML
+    assert import_gml(old_gml).places
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "old.gml", "other.db"]  # no temp files
+
+
+def test_export_into_a_full_disk_leaves_the_old_gml_intact(tmp_path, b99_db):
+    """The disk fills up (a file-size limit in the child: writes past it fail with EFBIG)."""
+    from tests.memory.test_store_full_disk import limit_file_size
+
+    old_gml = tmp_path / "b99.gml"
+    old_gml.write_text("graph [\n  node [\n    id 0\n    label \"kept\"\n  ]\n]\n")
+    before = _sha(old_gml)
+    done = subprocess.run([sys.executable, "launcher.py", "memory", "export-gml", str(b99_db), "--out", str(old_gml)],
+                          cwd=Path(launcher.__file__).parent, capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit_file_size(64 * 1024))  # room to read
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"error: cannot write {old_gml}: ") and done.stderr.count("\n") == 1
+    assert _sha(old_gml) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b99.gml"]  # the temp file is gone

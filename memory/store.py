@@ -250,7 +250,7 @@ class MemoryStore:
                 log.debug("rollback after %s failed", e)
         self._failed = (f"cannot write {self._path} ({e}); it keeps its last checkpoint, the work since then "
                         "is not saved")
-        log.error("%s", self._failed)
+        log.info("%s", self._failed)
         return MemoryFileUnwritable(self._failed, path=self._path)
 
     def save_as(self, path: str | os.PathLike) -> Path:

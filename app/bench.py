@@ -1,4 +1,4 @@
-"""``launcher.py bench [sim|memory|retrieval|gui|simclip|all] [--json] [--quick]``.
+"""``launcher.py bench [sim|memory|retrieval|gui|simclip|perception|all] [--json] [--quick]``.
 
 Each area has a measurement function returning a nested dict of figures; this module runs
 them and prints either JSON or a readable table. Benchmarks print figures; tests never
@@ -24,6 +24,7 @@ BENCHES = {
     "retrieval": "app.bench_retrieval:run_retrieval_bench",
     "gui": "ui.bench_gui:run_gui_bench",
     "simclip": "app.bench_simclip:run_simclip_bench",
+    "perception": "app.bench_perception:run_perception_bench",  # not in ``all``: two long explorations
 }
 ALL_ORDER = ("sim", "memory", "retrieval", "simclip", "gui")
 

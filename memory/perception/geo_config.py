@@ -28,7 +28,9 @@ class SegmenterConfig:
     * ``min_points`` — a cluster needs this many (subsampled) points; ``max_extent`` — clusters
       wider than this are leftover structure; ``min_extent`` — smaller ones are noise;
       ``max_top`` — clusters reaching higher above the floor are wall remnants (a wall seen at a
-      grazing angle falls apart into strips; no furniture is that tall). 0 turns the rule off.
+      grazing angle falls apart into strips; no furniture is that tall). 0 turns the rule off;
+      ``wall_close_height`` — a planar vertical cluster this tall that leaves the image at the top
+      is a wall seen too close for its top to show.
     """
 
     stride: int = 2
@@ -47,6 +49,7 @@ class SegmenterConfig:
     min_extent: float = 0.08
     max_extent: float = 3.2
     max_top: float = 2.35
+    wall_close_height: float = 1.4
 
     def __post_init__(self) -> None:
         checks = [

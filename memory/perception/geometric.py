@@ -137,8 +137,12 @@ def _grid_points(depth: np.ndarray, camera: CameraSpec, pose: Pose, stride: int
     pts[..., 0] = cam[0] + d * c + right * s
     pts[..., 1] = cam[1] + d * s - right * c
     pts[..., 2] = cam[2] + up
-    gu = np.gradient(pts, axis=1)
-    gv = np.gradient(pts, axis=0)
+    # normals from a smoothed copy: per-pixel depth noise would otherwise swamp a 2-pixel baseline
+    from scipy.ndimage import uniform_filter
+
+    sm = np.stack([uniform_filter(pts[..., k], size=3, mode="nearest") for k in range(3)], axis=-1)
+    gu = np.gradient(sm, axis=1)
+    gv = np.gradient(sm, axis=0)
     n = np.cross(gu, gv)
     norm = np.linalg.norm(n, axis=2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -233,6 +237,8 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
             continue
         if config.max_top > 0 and hi[2] - obs.pose.z > config.max_top:
             continue
+        if _wall_like(cp, normals.reshape(-1, 3)[members], gv_top=int((members // d.shape[1]).min()), config=config):
+            continue
         labels_grid.flat[members] = next_label
         gv, gu = np.divmod(members, d.shape[1])
         u0, v0 = int(gu.min()) * s, int(gv.min()) * s
@@ -254,6 +260,20 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
     full = np.repeat(np.repeat(labels_grid, s, axis=0), s, axis=1)[:H, :W]
     segments.sort(key=lambda g: -g.segment.pixels)
     return segments, full
+
+
+def _wall_like(points: np.ndarray, normals: np.ndarray, *, gv_top: int, config: SegmenterConfig) -> bool:
+    """A wall seen too close for its top to show: a tall vertical plane leaving the image at the top."""
+    if gv_top > 0 or points[:, 2].max() - points[:, 2].min() < config.wall_close_height:
+        return False
+    vertical = np.abs(normals[:, 2]) < 0.3
+    if vertical.mean() < 0.8:
+        return False
+    n = normals[vertical]
+    theta = float(np.median(np.mod(np.arctan2(n[:, 1], n[:, 0]), np.pi)))
+    c, s_ = math.cos(theta), math.sin(theta)
+    rho = points[:, 0] * c + points[:, 1] * s_
+    return float(np.mean(np.abs(rho - np.median(rho)) < 0.06)) >= 0.85
 
 
 def _t3(a: np.ndarray) -> tuple[float, float, float]:

@@ -1,0 +1,179 @@
+"""``launcher.py bench perception``: perception without ground truth, measured against ground truth.
+
+Explores worlds with the ``geometric`` perceiver (``assets/configs/geometric.yaml``: depth noise and
+odometry drift on) and scores what the memory built. Only this module reads the simulator's
+answers (instance buffer, object table, true pose); the memory never does.
+
+* **cost** — milliseconds per frame of the segmenter, the labeller (SimCLIP) and the fusion, and
+  the exploration's end-to-end steps per second (noisy on a shared 2-core machine).
+* **masks** — per frame, each visible instance's best IoU with a segment (``recall_iou``) and each
+  segment's best IoU with an instance (``precision_iou``), averaged.
+* **objects** — object nodes against the objects the robot actually saw (instances with at least
+  150 pixels in some frame: ``node_ratio``, target 0.8-1.3); each node's instance is the one its
+  segments covered most over the run (segment masks voted per fusion track); ``category_accuracy``
+  is the share of nodes whose label is that instance's category (the vocabulary is the catalog's
+  80 categories); ``found`` counts the distinct seen objects some node stands for.
+* **rooms** — rooms the forest found against the world's rooms; **drift** — final and largest
+  distance between the believed and the true pose.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.config import LabConfig, load_lab_config
+from app.eval_truth import MIN_VISIBLE_PIXELS
+from app.progress import drain
+from app.session import Session
+from sim.types import Observation
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_perception_bench", "evaluate_perception", "PerceptionScore", "GEOMETRIC_CONFIG", "BENCH_WORLDS"]
+
+GEOMETRIC_CONFIG = Path(__file__).resolve().parents[1] / "assets" / "configs" / "geometric.yaml"
+BENCH_WORLDS = (("house:seed=3,rooms=6", 1500), ("office:seed=1", 1500))
+_IOU_EVERY = 3  # frames between mask-quality measurements (they cost a few ms each)
+
+
+@dataclass
+class PerceptionScore:
+    """Ground-truth bookkeeping of one exploration (filled step by step by ``_Recorder``)."""
+
+    seen: Counter = field(default_factory=Counter)  # instance -> frames it was in view
+    track_votes: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    node_tracks: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    recall_iou: list[float] = field(default_factory=list)
+    precision_iou: list[float] = field(default_factory=list)
+    timing: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    drift: list[float] = field(default_factory=list)
+
+
+class _Recorder:
+    """Wraps ``memory.ingest`` to score each frame against the simulator's ground truth."""
+
+    def __init__(self, session: Session, score: PerceptionScore) -> None:
+        self.session = session
+        self.score = score
+        self._ingest = session.memory.ingest
+        self._frames = 0
+        session.memory.ingest = self  # type: ignore[method-assign]
+
+    def __call__(self, obs: Observation):
+        result = self._ingest(obs)
+        self._record(obs, result)
+        return result
+
+    def _record(self, obs: Observation, result: Any) -> None:
+        sc = self.score
+        perceiver = self.session.memory.perceiver
+        inst = np.asarray(obs.instance)
+        ids, counts = np.unique(inst[inst > 0], return_counts=True)
+        visible = [int(i) for i, c in zip(ids, counts, strict=True) if c >= MIN_VISIBLE_PIXELS]
+        sc.seen.update(visible)
+        if obs.true_pose is not None:
+            sc.drift.append(math.hypot(obs.pose.x - obs.true_pose.x, obs.pose.y - obs.true_pose.y))
+        for k, v in getattr(perceiver, "timing", {}).items():
+            sc.timing[k].append(float(v))
+        labels = getattr(perceiver, "last_labels", None)
+        tracks = getattr(perceiver, "last_tracks", {})
+        if labels is None or labels.shape != inst.shape:
+            return
+        for seg_label, track in tracks.items():
+            under = inst[labels == seg_label]
+            if under.size:
+                vals, cnt = np.unique(under, return_counts=True)
+                sc.track_votes[track].update({int(v): int(c) for v, c in zip(vals, cnt, strict=True)})
+        for drop, keep in result.percept.merged_tracks:
+            sc.track_votes[keep].update(sc.track_votes.pop(drop, Counter()))
+        for node, s in result.update.sightings:
+            if s.track is not None:
+                sc.node_tracks[node].add(int(s.track))
+        for node in result.update.removed_objects:
+            sc.node_tracks.pop(node, None)
+        self._frames += 1
+        if self._frames % _IOU_EVERY == 0:
+            self._ious(inst, labels, visible)
+
+    def _ious(self, inst: np.ndarray, labels: np.ndarray, visible: list[int]) -> None:
+        segs = [int(v) for v in np.unique(labels) if v > 0]
+        if not visible and not segs:
+            return
+        pair = Counter(zip(inst[labels > 0].tolist(), labels[labels > 0].tolist()))
+        area_i = {i: int((inst == i).sum()) for i in visible}
+        area_s = {s: int((labels == s).sum()) for s in segs}
+        area_i_all = Counter(inst.ravel().tolist())
+
+        def iou(i: int, s: int) -> float:
+            inter = pair.get((i, s), 0)
+            return inter / max(1, area_i_all[i] + area_s[s] - inter)
+
+        for i in visible:
+            self.score.recall_iou.append(max((iou(i, s) for s in segs), default=0.0))
+        for s in segs:
+            self.score.precision_iou.append(max((iou(i, s) for i in area_i if i), default=0.0))
+
+
+def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, *, seed: int = 0) -> dict:
+    """Explore ``spec`` for ``steps`` with ``config`` (default: the geometric example config); the figures."""
+    cfg = config or load_lab_config(GEOMETRIC_CONFIG)
+    score = PerceptionScore()
+    t0 = time.perf_counter()
+    with Session(spec, config=cfg, seed=seed) as session:
+        _Recorder(session, score)
+        summary = drain(session.explore(steps))
+        info = session.scene.info
+        objects = session.memory.graph.objects()
+        stats = session.memory.stats()
+        perception = session.perception
+    table = info.object_table()
+    seen = {i for i in score.seen if i in table}
+    correct = 0
+    found: set[int] = set()
+    confusions: Counter = Counter()
+    for rec in objects:
+        votes: Counter = Counter()
+        for t in score.node_tracks.get(rec.id, ()):
+            votes.update(score.track_votes.get(t, Counter()))
+        votes.pop(0, None)
+        truth = table.get(votes.most_common(1)[0][0]) if votes else None
+        if truth is not None:
+            found.add(truth.id)
+            if truth.category == rec.label:
+                correct += 1
+            else:
+                confusions[f"{truth.category} -> {rec.label}"] += 1
+    n = len(objects)
+    ms = {k: round(float(np.mean(v)), 2) for k, v in score.timing.items() if v}
+    return {
+        "scene": spec, "steps": summary.episode.steps, "perception": perception,
+        "steps_per_second": round(summary.steps_per_second, 2), "seconds": round(time.perf_counter() - t0, 1),
+        "cost_ms_per_frame": ms,
+        "frames_per_second": {k.replace("_ms", ""): round(1000.0 / v, 1) for k, v in ms.items() if v > 0},
+        "masks": {"recall_iou": _mean(score.recall_iou), "precision_iou": _mean(score.precision_iou)},
+        "objects": {"nodes": n, "seen": len(seen), "node_ratio": round(n / max(1, len(seen)), 3),
+                    "found": len(found & seen), "category_accuracy": round(correct / max(1, n), 3),
+                    "top_confusions": dict(confusions.most_common(5))},
+        "rooms": {"found": stats["rooms"], "world": len(info.rooms)},
+        "drift_m": {"final": round(score.drift[-1], 3) if score.drift else 0.0,
+                    "max": round(max(score.drift), 3) if score.drift else 0.0},
+    }
+
+
+def _mean(v: list[float]) -> float:
+    return round(float(np.mean(v)), 3) if v else 0.0
+
+
+def run_perception_bench(quick: bool = False) -> dict:
+    """The figures of the module docstring on house seed 3 and an office (``quick``: 300 steps each)."""
+    out: dict = {"config": str(GEOMETRIC_CONFIG)}
+    for spec, steps in BENCH_WORLDS:
+        out[spec] = evaluate_perception(spec, 300 if quick else steps)
+    return out

@@ -31,6 +31,8 @@ HANDLERS = {
     "run": "app.cli_eval:cmd_run",
     "eval": "app.cli_eval:cmd_eval",
     "bench": "app.bench:cmd_bench",
+    "serve": "app.service.cli:cmd_serve",
+    "mcp": "app.service.cli:cmd_mcp",
     "train-simclip": "app.cli_simclip:cmd_train_simclip",
 }
 
@@ -125,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="folder for a map of the route")
     s.add_argument("--config", help="YAML file with encoder/LLM settings")
     s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("serve", help="serve a memory file over HTTP (query it, feed it RGB-D frames)")
+    s.add_argument("db", help="memory file (.db)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--token", help="bearer token every request must carry (required off localhost)")
+    s.add_argument("--readonly", action="store_true", help="answer questions only; refuse frames")
+    s.add_argument("--create", action="store_true", help="start a new empty memory when the file does not exist")
+    s.add_argument("--max-body-mb", type=float, default=64.0, help="largest request body (MiB)")
+    s.add_argument("--max-pixels", type=int, default=4_000_000, help="largest image (pixels)")
+    s.add_argument("--config", help="YAML file with memory/perception/LLM settings")
+
+    s = sub.add_parser("mcp", help="serve a memory file to LLM agents over MCP (stdio)")
+    s.add_argument("db", help="memory file (.db)")
+    s.add_argument("--config", help="YAML file with encoder/LLM settings")
 
     s = sub.add_parser("run", help="run a scenario YAML file")
     s.add_argument("scenario", help="scenario .yaml")

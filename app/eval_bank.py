@@ -45,8 +45,8 @@ from sim.types import ObjectInfo, SceneInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BANK_PATH", "MIN_TEMPORAL_SEEN", "QUESTION_TYPES", "SPLITS", "BankError", "Intent", "Bank", "load_bank", "EvalQuestion",
-           "fill_questions", "AnswerScore", "score_answer", "count_claims"]
+__all__ = ["BANK_PATH", "MIN_TEMPORAL_SEEN", "QUESTION_TYPES", "SPLITS", "BankError", "Intent", "Bank", "load_bank",
+           "EvalQuestion", "fill_questions", "AnswerScore", "score_answer", "count_claims"]
 
 BANK_PATH = Path(__file__).resolve().parent.parent / "assets" / "eval" / "bank.yaml"
 QUESTION_TYPES = ("explicit", "implicit", "global", "temporal", "relational", "unanswerable")
@@ -54,8 +54,8 @@ SPLITS = ("dev", "test")
 SLOTS = ("colour", "material", "room")
 SUCCESS_RADIUS_M = 1.0
 MIN_TEMPORAL_SEEN = 2  # a "last seen" question needs this many seen instances of its categories
-_TRUTH_KEYS = {"categories", "slot", "last_seen", "first_seen", "target", "relation", "anchor", "count_rooms", "count_objects",
-               "count_floors", "room_types", "describe", "absent"}
+_TRUTH_KEYS = {"categories", "slot", "last_seen", "first_seen", "target", "relation", "anchor", "count_rooms",
+               "count_objects", "count_floors", "room_types", "describe", "absent"}
 _INTENT_KEYS = {"id", "type", "split", "truth", "phrasings"}
 
 

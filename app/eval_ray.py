@@ -18,7 +18,8 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.evaluate import UNITS, EvalError, WorldJob, WorldResult
+from app.eval_suites import EvalError, WorldJob
+from app.eval_world import UNITS, WorldResult
 from app.progress import Cancelled, CancelToken, Progress, drain
 from sim.errors import BackendUnavailable, LabError
 
@@ -35,7 +36,7 @@ _ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM"
 
 def world_task(job: WorldJob) -> WorldResult:
     """Evaluate one world (the body of a Ray task; also callable in-process)."""
-    from app.evaluate import evaluate_world
+    from app.eval_world import evaluate_world
 
     return drain(evaluate_world(job))
 
@@ -67,7 +68,8 @@ def _failure(job: WorldJob, e: Exception) -> LabError:
 def run_on_ray(jobs: Sequence[WorldJob], *, workers: int = 2, address: str | None = None,
                cancel: CancelToken | None = None) -> Generator[Progress, None, list[WorldResult]]:
     """Run ``jobs`` as Ray tasks, longest exploration first; yields ``Progress`` (``UNITS`` per
-    finished world), returns the results in job order. Starts (and stops) a local Ray unless one is running or ``address`` is set."""
+    finished world), returns the results in job order. Starts (and stops) a local Ray unless one is running or
+    ``address`` is set."""
     try:
         import ray
         from ray.exceptions import RayError, RayTaskError

@@ -48,7 +48,7 @@ REAL_SUITES = {
 
 
 def _memory_file(suite: RealSuite, out: Path, cancel: CancelToken | None) -> Generator[Progress, None, Path]:
-    from app.evaluate import EvalError
+    from app.eval_suites import EvalError
 
     db = out / f"{suite.name}.db"
     if db.is_file():
@@ -75,7 +75,7 @@ def run_real_suite(name: str, out_dir: str | Path, *, split: str = "dev", retrie
     """Import (or reuse) the suite's memory, score its questions of ``split``; write and return the report.
 
     ``memory_file``: an already imported memory of this data set to use instead of ``OUT/<name>.db``."""
-    from app.evaluate import EvalError
+    from app.eval_suites import EvalError
     from app.realdata_eval import QuestionFileError, load_questions, score
     from memory.core import EmbodiedMemory
 

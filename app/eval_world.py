@@ -22,7 +22,7 @@ import logging
 import statistics
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,28 @@ from app.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_world", "summarise", "unanswerable_pr", "render_tables", "ANSWERABLE"]
+__all__ = ["WorldResult", "UNITS", "EXPLORE_SHARE", "evaluate_world", "summarise", "unanswerable_pr", "render_tables",
+           "ANSWERABLE"]
 
-UNITS = 100
+UNITS = 100  # progress units per world: exploration takes the first EXPLORE_SHARE of them
 EXPLORE_SHARE = 40
 ANSWERABLE = ("explicit", "implicit", "global", "temporal", "relational")
+
+
+@dataclass
+class WorldResult:
+    """One world's exploration figures and per-query records."""
+
+    index: int
+    spec: str
+    kind: str
+    stats: dict[str, Any]
+    records: list[dict[str, Any]]
+    perception: str = "oracle"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "spec": self.spec, "kind": self.kind, "perception": self.perception,
+                "stats": self.stats, "records": self.records}
 
 
 def _world_config(config: Any, perception: str) -> Any:
@@ -53,7 +70,6 @@ def _world_config(config: Any, perception: str) -> Any:
 def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Progress, None, Any]:
     """Explore one world, ask its bank questions as every variant, drive to some answers."""
     from app.eval_metrics import Navigator
-    from app.evaluate import WorldResult
     from app.query import QueryConfig, QueryEngine
     from app.session import Session
     from memory.llm import ChatClient

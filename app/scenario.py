@@ -43,7 +43,8 @@ the file and line)::
 With ``expect.categories`` or ``expect.near`` a drive to an answer succeeds when the robot ends
 within ``radius`` of a matching object's footprint (or of the point); without them the drive is
 reported but "not judged" (``success`` None): the answer's own goal is no ground truth, and the
-analyser's reading of the question is not either. ``ScenarioReport.ok`` is False when a check failed (``run`` exits with 1).
+analyser's reading of the question is not either. ``ScenarioReport.ok`` is False when a check failed
+(``run`` exits with 1).
 """
 from __future__ import annotations
 
@@ -429,7 +430,7 @@ class _Run:
 
     def _generated(self, engine: Any) -> Generator[Progress, None, tuple[list, list]]:
         from app.eval_metrics import Navigator
-        from app.evaluate import _nav_subset, score_queries, summarise
+        from app.evaluate import nav_subset, score_queries, summarise
         from app.queries import generate_queries, sightings_from_memory
 
         g, s = self.sc.generated, self.session
@@ -440,7 +441,7 @@ class _Run:
         nav = Navigator(s) if g.navigate > 0 else None
         try:
             gen = score_queries(engine, queries, retrievers, info=s.scene.info, top_k=self.sc.top_k, nav=nav,
-                                nav_ids=_nav_subset(queries, g.navigate), cancel=self.cancel)
+                                nav_ids=nav_subset(queries, g.navigate), cancel=self.cancel)
             while True:
                 try:
                     done, n, msg = next(gen)

@@ -32,7 +32,7 @@ from memory.retrieval_index import RetrievalIndex, segment_reduce
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ForestRetriever", "global_facts"]
+__all__ = ["ForestRetriever", "global_facts", "child_rows"]
 
 _COMPATIBLE = {"near": {"next_to", "left_of", "right_of"}, "next_to": {"near", "left_of", "right_of"},
                "on": {"above"}, "above": {"on"}, "under": set(), "left_of": {"near", "next_to"},
@@ -154,7 +154,7 @@ class ForestRetriever(BaseRetriever):
             return s
 
         area_rows, _ = self._beam(cluster_scores)
-        rows = _ranges(ix.levels[1].start[area_rows], ix.levels[1].end[area_rows]) if len(area_rows) else \
+        rows = child_rows(ix.levels[1].start[area_rows], ix.levels[1].end[area_rows]) if len(area_rows) else \
             np.zeros(0, dtype=np.int64)
         orphans = np.nonzero(ix.leaf_parent < 0)[0]
         if len(orphans):
@@ -221,7 +221,7 @@ class ForestRetriever(BaseRetriever):
         rows, scores = self._keep(top, rows, scores)
         for lv in range(top - 1, 0, -1):
             up = ix.levels[lv + 1]
-            kids = _ranges(up.start[rows], up.end[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
+            kids = child_rows(up.start[rows], up.end[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
             parent_s = np.repeat(scores, up.end[rows] - up.start[rows]) if len(rows) else np.zeros(0, np.float32)
             extra = roots_at.get(lv, np.zeros(0, dtype=np.int64))
             kids = np.concatenate([kids, extra])
@@ -342,7 +342,7 @@ class ForestRetriever(BaseRetriever):
         return res
 
 
-def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def child_rows(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(start[i], end[i])``."""
     lengths = end - start
     total = int(lengths.sum())

@@ -27,7 +27,7 @@ from memory.errors import LLMError, LLMTimeout, LLMUnavailable, RetrievalError
 from memory.generation import bounded_client
 from memory.query import QueryAnalysis, QueryType
 from memory.retrieval import RETRIEVERS, BaseRetriever, Cancel, RetrievalResult, RobotPose
-from memory.retrieval_forest import ForestRetriever, _ranges
+from memory.retrieval_forest import ForestRetriever, child_rows
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class LLMRetriever(BaseRetriever):
                 extra = np.array([r for rl, r in ix.roots if rl == lv - 1], dtype=np.int64)
                 frontier = np.unique(np.concatenate([*chosen, extra])) if chosen or len(extra) else extra
         L1 = ix.levels.get(1)
-        rows = _ranges(L1.start[frontier], L1.end[frontier]) if L1 is not None and len(frontier) else \
+        rows = child_rows(L1.start[frontier], L1.end[frontier]) if L1 is not None and len(frontier) else \
             np.zeros(0, dtype=np.int64)
         orphans = np.nonzero(ix.leaf_parent < 0)[0]
         rows = np.concatenate([rows, orphans]) if len(orphans) else rows

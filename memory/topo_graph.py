@@ -51,15 +51,15 @@ from memory.errors import EmbodiedMemoryError
 from memory.perception.relations import RelationConfig, footprint_overlap, spatial_relations
 from memory.topo_config import GraphUpdate, TopoGraphConfig
 from memory.topo_helpers import (  # noqa: F401
-    _edge_parts,
-    _f3,
-    _merged,
-    _PlaceIndex,
-    _serial_of,
-    _slug,
-    _Track,
-    _vote,
-    _weight,
+    ObjectTrack,
+    PlaceIndex,
+    as_f3,
+    edge_parts,
+    label_slug,
+    merged_record,
+    serial_of,
+    sighting_weight,
+    vote_sighting,
 )
 from memory.types import ObjectRecord, Percept, PlaceRecord, Relation, Sighting
 from sim.types import wrap_angle
@@ -99,7 +99,7 @@ class TopoGraph:
         self._g = nx.MultiDiGraph()
         self._places: dict[str, PlaceRecord] = {}
         self._objects: dict[str, ObjectRecord] = {}
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[str, ObjectTrack] = {}
         self._distinct: dict[str, set[str]] = {}  # same-label objects seen together in one view
         self._fused: set[str] = set()  # object ids fused away since the last ``write_to``
         self._by_label: dict[str, list[str]] = {}
@@ -108,7 +108,7 @@ class TopoGraph:
         self._serial: Counter = Counter()
         self._last_place: str | None = None
         self._track_node: dict[int, str] = {}  # perception's track -> object node (fusing perceivers)
-        self._place_index: dict[int, _PlaceIndex] = {}
+        self._place_index: dict[int, PlaceIndex] = {}
 
     # ------------------------------------------------------------------------------- building
     def add(self, percept: Percept) -> GraphUpdate:
@@ -213,18 +213,18 @@ class TopoGraph:
         return out
 
     def _new_object(self, s: Sighting, percept: Percept) -> str:
-        slug = _slug(s.label)
+        slug = label_slug(s.label)
         self._serial[f"obj/{slug}"] += 1
         oid = f"obj/{slug}/{self._serial[f'obj/{slug}']}"
         rec = ObjectRecord(
-            id=oid, label=s.label, position=_f3(s.centroid), floor=percept.pose.floor, colour=s.colour,
+            id=oid, label=s.label, position=as_f3(s.centroid), floor=percept.pose.floor, colour=s.colour,
             material=s.material,
-            bbox_min=_f3(s.bbox_min), bbox_max=_f3(s.bbox_max), n_views=1, first_seen=percept.timestamp,
+            bbox_min=as_f3(s.bbox_min), bbox_max=as_f3(s.bbox_max), n_views=1, first_seen=percept.timestamp,
             last_seen=percept.timestamp, first_step=percept.step, last_step=percept.step,
             attributes=tuple(s.attributes), room_guess=percept.room_guess, confidence=float(s.confidence),
             instance_hint=s.instance)
-        track = _Track(weight=_weight(s))
-        _vote(track, s, percept)
+        track = ObjectTrack(weight=sighting_weight(s))
+        vote_sighting(track, s, percept)
         track.conf_sum = float(s.confidence)
         self._objects[oid] = rec
         self._tracks[oid] = track
@@ -235,13 +235,13 @@ class TopoGraph:
 
     def _update_object(self, oid: str, s: Sighting, percept: Percept) -> None:
         rec, track = self._objects[oid], self._tracks[oid]
-        w = _weight(s)
+        w = sighting_weight(s)
         pos = [(track.weight * p + w * c) / (track.weight + w) for p, c in zip(rec.position, s.centroid, strict=True)]
         track.weight += w
-        _vote(track, s, percept)
+        vote_sighting(track, s, percept)
         track.conf_sum += float(s.confidence)
         t, k = percept.timestamp, percept.step
-        self._objects[oid] = _merged(rec, track, pos, s.bbox_min, s.bbox_max, 1, (t, t), (k, k), s.attributes)
+        self._objects[oid] = merged_record(rec, track, pos, s.bbox_min, s.bbox_max, 1, (t, t), (k, k), s.attributes)
         self._keep_crop(oid, s, track)
 
     def _mark_distinct(self, ids: list[str]) -> None:
@@ -285,7 +285,7 @@ class TopoGraph:
                         best = (d, other)
                 if best is None:
                     break
-                keep, drop = sorted((oid, best[1]), key=lambda i: (self._objects[i].first_step, _serial_of(i)))
+                keep, drop = sorted((oid, best[1]), key=lambda i: (self._objects[i].first_step, serial_of(i)))
                 self._fuse(keep, drop)
                 for k, v in list(alias.items()):
                     if v == drop:
@@ -304,7 +304,7 @@ class TopoGraph:
             getattr(ta, name).update(getattr(tb, name))
         ta.weight += tb.weight
         ta.conf_sum += tb.conf_sum
-        self._objects[keep] = _merged(a, ta, pos, b.bbox_min, b.bbox_max, b.n_views, (b.first_seen, b.last_seen),
+        self._objects[keep] = merged_record(a, ta, pos, b.bbox_min, b.bbox_max, b.n_views, (b.first_seen, b.last_seen),
                                       (b.first_step, b.last_step))
         if tb.crop_pixels > ta.crop_pixels and drop in self._crops:
             self._crops[keep] = self._crops[drop]
@@ -334,7 +334,7 @@ class TopoGraph:
         self._fused.add(drop)
         log.debug("fused %s into %s", drop, keep)
 
-    def _keep_crop(self, oid: str, s: Sighting, track: _Track) -> None:
+    def _keep_crop(self, oid: str, s: Sighting, track: ObjectTrack) -> None:
         if s.crop is not None and s.pixels > track.crop_pixels:
             self._crops[oid] = s.crop
             track.crop_pixels = int(s.pixels)
@@ -361,7 +361,7 @@ class TopoGraph:
     def _add_place(self, rec: PlaceRecord) -> None:
         self._places[rec.id] = rec
         self._g.add_node(rec.id, kind="place")
-        self._place_index.setdefault(rec.floor, _PlaceIndex()).add(rec.id, rec.pose.x, rec.pose.y)
+        self._place_index.setdefault(rec.floor, PlaceIndex()).add(rec.id, rec.pose.x, rec.pose.y)
 
     def _link(self, a: str, b: str, *, revisit: bool) -> None:
         pa, pb = self._places[a].pose, self._places[b].pose
@@ -562,17 +562,17 @@ class TopoGraph:
         sightings refine positions about as much as they would have in the original run.
         """
         g = cls(config)
-        for rec in sorted(places, key=lambda p: (p.step, p.timestamp, _serial_of(p.id))):
+        for rec in sorted(places, key=lambda p: (p.step, p.timestamp, serial_of(p.id))):
             g._add_place(rec)
             g._last_place = rec.id
-            g._serial["place"] = max(g._serial["place"], _serial_of(rec.id))
+            g._serial["place"] = max(g._serial["place"], serial_of(rec.id))
         for rec in objects:
             g._objects[rec.id] = rec
             g._g.add_node(rec.id, kind="object")
             g._by_label.setdefault(rec.label, []).append(rec.id)
             prefix = rec.id.rsplit("/", 1)[0]
-            g._serial[prefix] = max(g._serial[prefix], _serial_of(rec.id))
-            t = _Track(weight=0.0, conf_sum=rec.confidence * rec.n_views)
+            g._serial[prefix] = max(g._serial[prefix], serial_of(rec.id))
+            t = ObjectTrack(weight=0.0, conf_sum=rec.confidence * rec.n_views)
             for counter, value in ((t.colours, rec.colour), (t.materials, rec.material), (t.rooms, rec.room_guess)):
                 if value:
                     counter[value] = rec.n_views
@@ -581,7 +581,7 @@ class TopoGraph:
             t.floors[rec.floor] = rec.n_views
             g._tracks[rec.id] = t
         for e in edges:
-            src, dst, kind, data = _edge_parts(e)
+            src, dst, kind, data = edge_parts(e)
             if src not in g or dst not in g:
                 continue
             g._g.add_edge(src, dst, key=kind, kind=kind, **data)

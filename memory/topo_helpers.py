@@ -1,4 +1,4 @@
-"""Private helpers of the topological graph: merge tracks, the place index, record merging."""
+"""Helpers of the topological graph (memory.topo_graph): merge tracks, the place index, record merging."""
 from __future__ import annotations
 
 import re
@@ -13,7 +13,7 @@ from memory.types import ObjectRecord, Percept, Sighting
 
 
 @dataclass(eq=False)
-class _Track:
+class ObjectTrack:
     """Merge state of one object node (not persisted; rebuilt approximately by ``from_snapshot``)."""
 
     weight: float
@@ -26,7 +26,7 @@ class _Track:
     crop_pixels: int = -1
 
 
-class _PlaceIndex:
+class PlaceIndex:
     """Place positions of one floor in a growing array, for nearest-place queries."""
 
     def __init__(self) -> None:
@@ -45,25 +45,25 @@ class _PlaceIndex:
         return (xy[:, 0] - x) ** 2 + (xy[:, 1] - y) ** 2
 
 
-def _slug(label: str) -> str:
+def label_slug(label: str) -> str:
     s = re.sub(r"[^a-z0-9]+", "_", label.strip().lower()).strip("_")
     return s or "object"
 
 
-def _serial_of(node_id: str) -> int:
+def serial_of(node_id: str) -> int:
     tail = node_id.rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
 
-def _f3(v: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+def as_f3(v: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     return (float(v[0]), float(v[1]), float(v[2]))
 
 
-def _weight(s: Sighting) -> float:
+def sighting_weight(s: Sighting) -> float:
     return max(float(s.pixels), 1.0) * max(float(s.confidence), 1e-3)
 
 
-def _vote(track: _Track, s: Sighting, percept: Percept) -> None:
+def vote_sighting(track: ObjectTrack, s: Sighting, percept: Percept) -> None:
     if s.colour:
         track.colours[s.colour] += 1
     if s.material:
@@ -79,14 +79,14 @@ def _top(counter: Counter, default: Any) -> Any:
     return counter.most_common(1)[0][0] if counter else default
 
 
-def _merged(rec: ObjectRecord, t: _Track, pos: Sequence[float], lo: Sequence[float], hi: Sequence[float],
+def merged_record(rec: ObjectRecord, t: ObjectTrack, pos: Sequence[float], lo: Sequence[float], hi: Sequence[float],
             views: int, times: tuple[float, float], steps: tuple[int, int],
             attributes: Sequence[str] = ()) -> ObjectRecord:
     """``rec`` after absorbing ``views`` more views (the merge state ``t`` already includes them)."""
     n = rec.n_views + views
     return replace(
-        rec, position=_f3(pos), n_views=n, bbox_min=_f3(np.minimum(rec.bbox_min, lo)),
-        bbox_max=_f3(np.maximum(rec.bbox_max, hi)), colour=_top(t.colours, rec.colour),
+        rec, position=as_f3(pos), n_views=n, bbox_min=as_f3(np.minimum(rec.bbox_min, lo)),
+        bbox_max=as_f3(np.maximum(rec.bbox_max, hi)), colour=_top(t.colours, rec.colour),
         material=_top(t.materials, rec.material), room_guess=_top(t.rooms, rec.room_guess),
         instance_hint=_top(t.instances, rec.instance_hint), floor=_top(t.floors, rec.floor),
         attributes=tuple(attributes) or rec.attributes,
@@ -94,7 +94,7 @@ def _merged(rec: ObjectRecord, t: _Track, pos: Sequence[float], lo: Sequence[flo
         first_step=min(rec.first_step, steps[0]), last_step=max(rec.last_step, steps[1]))
 
 
-def _edge_parts(e: Any) -> tuple[str, str, str, dict]:
+def edge_parts(e: Any) -> tuple[str, str, str, dict]:
     if hasattr(e, "src"):
         return str(e.src), str(e.dst), str(e.kind), dict(e.data)
     src, dst, kind, *rest = e

@@ -11,7 +11,7 @@ from app.priors import world_pack
 from memory.errors import RetrievalError
 from memory.query import QueryAnalyser, QueryAnalysis, QueryType
 from memory.retrieval import RETRIEVERS, RetrievalConfig, RobotPose, make_retriever
-from memory.retrieval_forest import ForestRetriever, _ranges, global_facts
+from memory.retrieval_forest import ForestRetriever, child_rows, global_facts
 from memory.retrieval_index import RetrievalIndex, index_for, segment_reduce
 from memory.retrieval_llm import parse_choices
 from sim.errors import ConfigError, RegistryError
@@ -47,7 +47,7 @@ def test_segment_reduce_matches_a_loop():
         np.testing.assert_allclose(got[i], want)
     gaps = segment_reduce(np.add, x, np.array([0, 10]), np.array([4, 12]))  # not tiling: loop path
     np.testing.assert_allclose(gaps[1], x[10:12].sum(axis=0), rtol=1e-6)
-    assert _ranges(np.array([2, 7]), np.array([4, 7])).tolist() == [2, 3]
+    assert child_rows(np.array([2, 7]), np.array([4, 7])).tolist() == [2, 3]
 
 
 def test_index_ranges_match_the_forest(house_mem):

@@ -98,11 +98,20 @@ def _set_points(item: gl.GLScatterPlotItem, pos: np.ndarray, **kw) -> None:
         item.setData(pos=pos, **kw)
 
 
+def _line_item(mode: str, color: tuple[float, ...] | None = None, width: float = 1.5) -> gl.GLLinePlotItem:
+    """A line item that remembers its own colour (``_set_lines`` hides an empty one by making it
+    transparent, and must give the colour back when points come)."""
+    item = gl.GLLinePlotItem(mode=mode, width=width, antialias=True, **({"color": color} if color else {}))
+    item.lab_colour = color
+    return item
+
+
 def _set_lines(item: gl.GLLinePlotItem, pos: np.ndarray, **kw) -> None:
     if len(pos) < 2:
         item.setData(pos=np.zeros((2, 3), np.float32), color=(0, 0, 0, 0))
-    else:
-        item.setData(pos=pos, **kw)
+        return
+    colour = kw.pop("color", getattr(item, "lab_colour", None))
+    item.setData(pos=pos, **({"color": colour} if colour is not None else {}), **kw)
 
 
 class QtMapPane(QWidget):
@@ -163,17 +172,17 @@ class QtMapPane(QWidget):
         cloud = gl.GLScatterPlotItem(size=0.08, pxMode=False)
         cloud.setGLOptions("opaque")
         places = gl.GLScatterPlotItem(size=5.0, color=PLACE_COLOUR, pxMode=True)
-        traverse = gl.GLLinePlotItem(mode="lines", color=(0.35, 0.95, 0.95, 0.55), width=1.5, antialias=True)
+        traverse = _line_item("lines", (0.35, 0.95, 0.95, 0.55), 1.5)
         objects = gl.GLScatterPlotItem(size=9.0, color=OBJECT_COLOUR, pxMode=True)
-        forest_lines = gl.GLLinePlotItem(mode="lines", width=1.2, antialias=True)
+        forest_lines = _line_item("lines", None, 1.2)
         forest_nodes = gl.GLScatterPlotItem(size=13.0, pxMode=True)
-        trajectory = gl.GLLinePlotItem(mode="line_strip", color=(1.0, 0.45, 0.3, 0.9), width=2.0, antialias=True)
-        heading = gl.GLLinePlotItem(mode="lines", color=(1.0, 0.25, 0.2, 1.0), width=4.0, antialias=True)
+        trajectory = _line_item("line_strip", (1.0, 0.45, 0.3, 0.9), 2.0)
+        heading = _line_item("lines", (1.0, 0.25, 0.2, 1.0), 4.0)
         robot = gl.GLScatterPlotItem(size=16.0, color=(1.0, 0.25, 0.2, 1.0), pxMode=True)
-        hit_lines = gl.GLLinePlotItem(mode="lines", color=(1.0, 0.95, 0.3, 0.7), width=1.5, antialias=True)
+        hit_lines = _line_item("lines", (1.0, 0.95, 0.3, 0.7), 1.5)
         hits = gl.GLScatterPlotItem(size=22.0, color=(1.0, 0.95, 0.25, 0.95), pxMode=True)
-        path = gl.GLLinePlotItem(mode="line_strip", color=(0.3, 1.0, 0.45, 1.0), width=4.0, antialias=True)
-        sel_lines = gl.GLLinePlotItem(mode="lines", color=(1.0, 0.35, 0.9, 0.8), width=1.5, antialias=True)
+        path = _line_item("line_strip", (0.3, 1.0, 0.45, 1.0), 4.0)
+        sel_lines = _line_item("lines", (1.0, 0.35, 0.9, 0.8), 1.5)
         sel = gl.GLScatterPlotItem(size=38.0, color=(1.0, 0.35, 0.9, 0.75), pxMode=True)
         # pyqtgraph blends points additively by default: thousands of nodes (a street-view memory)
         # would add up to a white blot, so markers blend as ordinary translucent paint

@@ -160,7 +160,11 @@ def test_the_whole_workflow_through_the_window(qtbot, window, tmp_path):
     print(f"navigation: {result.stop_reason}, {result.steps} steps, final distance {result.final_distance:.2f} m")
     assert result.steps > 0 and (end.x, end.y) != (start.x, start.y)
     assert np.hypot(end.x - goal[0], end.y - goal[1]) < np.hypot(start.x - goal[0], start.y - goal[1])
-    assert win.map_pane.items["path"][0].visible()
+    # the route and the trail are drawn: their line items hold the points, in a colour one can see
+    qtbot.waitUntil(lambda: len(win.snapshot.path) >= 2)
+    path, trail = win.map_pane.items["path"][0], win.map_pane.items["robot"][0]
+    assert path.visible() and np.array_equal(path.pos, win.snapshot.path) and path.color[3] > 0.5
+    assert trail.visible() and np.array_equal(trail.pos, win.snapshot.robot.trajectory) and trail.color[3] > 0.5
 
     # save as, then reopen the memory in a fresh session
     saved = tmp_path / "kept.db"

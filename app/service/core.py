@@ -2,8 +2,9 @@
 
 The HTTP API and the MCP server are thin layers over this class. Its rules:
 
-* **One owner.** ``MemoryService.open`` is the only place the memory file is opened for writing
-  (a read-only service never writes).
+* **One owner.** ``MemoryService.open`` is the only place the memory file is opened for writing; it
+  holds the file's writer lock (``memory.file_lock``) until ``close``, so no other process writes it
+  meanwhile (a read-only service takes no lock and never writes).
 * **One writer.** Observations and checkpoints run on a single worker thread, one at a time, each
   holding the write side of a readers-writer lock for the whole of its change; a frame is validated
   and decoded before it is queued, so a client that disconnects never leaves half a frame behind.
@@ -29,6 +30,7 @@ from app.query import QueryEngine, QueryRequest
 from app.service.errors import BadRequest, NotFound, ReadOnly, WritesStopped
 from app.service.frames import Frame, Limits
 from memory.core import EmbodiedMemory
+from memory.file_lock import WriterLock, writer_lock
 from memory.llm import ChatClient
 from memory.perception import make_perceiver
 from memory.records_json import record_to_json
@@ -141,6 +143,7 @@ class MemoryService:
         self.frames_since_checkpoint = 0
         self.started = time.time()
         self._closed = False
+        self._file_lock: WriterLock | None = None  # held when ``open`` took the file for writing
 
     # ------------------------------------------------------------------ life
     @classmethod
@@ -156,12 +159,22 @@ class MemoryService:
         if not p.exists() and (readonly or not create):
             hint = "" if readonly else " (pass --create to start a new one)"
             raise NotFound(f"memory file {p} does not exist{hint}")
-        perceiver = None if readonly else SenderCaptionPerceiver()
-        memory = EmbodiedMemory.open(p, config.memory, create=create and not readonly, readonly=readonly,
-                                     perceiver=perceiver, **memory_kwargs)
+        # the single-writer rule: held from here until ``close`` has written the last checkpoint; a second
+        # process that serves, explores or imports into this file is refused with MemoryFileLocked
+        lock = None if readonly else writer_lock(p)
+        try:
+            perceiver = None if readonly else SenderCaptionPerceiver()
+            memory = EmbodiedMemory.open(p, config.memory, create=create and not readonly, readonly=readonly,
+                                         perceiver=perceiver, **memory_kwargs)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         if perceiver is not None:
             perceiver.memory = memory
-        return cls(memory, path=p, readonly=readonly, config=config, limits=limits, perceiver=perceiver)
+        service = cls(memory, path=p, readonly=readonly, config=config, limits=limits, perceiver=perceiver)
+        service._file_lock = lock
+        return service
 
     def warm(self) -> MemoryService:
         """Load the encoder, the index and the analyser now, so the first question is answered fast."""
@@ -175,11 +188,16 @@ class MemoryService:
             return
         self._closed = True
         self._writer.shutdown(wait=True)
-        with self._lock.write():
-            if self._stopped is not None and self.memory.store is not None:
-                self.memory.store.close()  # keep the last good checkpoint: do not write a half-ingested state
-                self.memory.store = None
-            self.memory.close()
+        try:
+            with self._lock.write():
+                if self._stopped is not None and self.memory.store is not None:
+                    self.memory.store.close()  # keep the last good checkpoint: do not write a half-ingested state
+                    self.memory.store = None
+                self.memory.close()
+        finally:
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
 
     def __enter__(self) -> MemoryService:
         return self

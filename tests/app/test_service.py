@@ -320,3 +320,18 @@ def test_mcp_tools_list_and_answer(served):
     assert {o["id"] for o in out["seen"].structured_content["objects"]} == under
     assert out["route"].structured_content["target"] == obj.id
     assert out["bad"].is_error and "no node" in out["bad"].content[0].text
+
+
+def test_a_second_process_cannot_serve_the_file_being_served(served):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.app.service_helpers import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "launcher.py", "serve", str(served["path"]), "--port", str(free_port())],
+                       cwd=root, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "being written by process" in err[0], r.stderr

@@ -11,6 +11,7 @@ node details and saving work; the jobs that drive the robot raise ``NoWorld``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 
 from app.progress import CancelToken, Progress
 from app.session import ExploreSummary, Session
+from memory.core import EmbodiedMemory
+from memory.file_lock import lock_holder
 from memory.store import MemoryStore
 from memory.summarize_geo import GEO_KINDS
 from memory.types import LEVEL_NAMES
@@ -136,9 +139,10 @@ def memory_scene(path: str | Path) -> str | None:
 def open_memory(state: LabState, cancel: CancelToken, path: str, scene: str | None = None
                 ) -> Generator[Progress, None, WorldInfo]:
     """Open a memory file in its world (or ``scene``) and redraw what it remembers; a memory that
-    names no world opens on its own (no robot: it answers questions, nothing drives)."""
+    names no world opens on its own (no robot: it answers questions, nothing drives). So does, read-only,
+    a memory another process is writing: it shows that writer's last checkpoint."""
     spec = scene or memory_scene(path)
-    if spec is None:
+    if spec is None or lock_holder(path) not in (None, os.getpid()):
         return (yield from _open_memory_alone(state, cancel, path))
     yield Progress("open", 0, 3, f"building {spec}")
     world = load_scene(spec)
@@ -153,7 +157,12 @@ def open_memory(state: LabState, cancel: CancelToken, path: str, scene: str | No
 def _open_memory_alone(state: LabState, cancel: CancelToken, path: str) -> Generator[Progress, None, WorldInfo]:
     name = Path(path).name
     yield Progress("open", 0, 2, f"loading {name} (no world)")
-    session = Session(None, config=state.config, memory_path=path)
+    writer = lock_holder(path)
+    memory = None
+    if writer not in (None, os.getpid()):  # one writer per file: read its last checkpoint
+        log.info("process %s is writing %s: opening it read-only", writer, path)
+        memory = EmbodiedMemory.open(path, state.config.memory, create=False, readonly=True)
+    session = Session(None, config=state.config, memory=memory, memory_path=path)
     yield from _warm_and_attach(state, session, cancel, Progress("open", 1, 2, "loading the text encoder"))
     log.info("opened %s without a world", path)
     return _info(state)

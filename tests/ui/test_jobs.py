@@ -225,3 +225,29 @@ def test_a_memory_without_a_world_opens_answers_and_refuses_to_drive(tmp_path):
             drive()
     assert jobs.save_memory(st, CancelToken()) == str(db)  # the memory itself still saves
     st.close()
+
+
+def test_a_memory_another_process_writes_opens_read_only(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app.cli_memory import import_gml_job
+
+    db = tmp_path / "street.db"
+    drain(import_gml_job(_street_view_gml(tmp_path), db, keep_forest=True))
+    holder = subprocess.Popen(  # another process holds the file's writer lock until a line arrives
+        [sys.executable, "-c", "import sys\nfrom memory.file_lock import writer_lock\n"
+         "with writer_lock(sys.argv[1]):\n    print('ready', flush=True)\n    sys.stdin.readline()\n", str(db)],
+        cwd=Path(jobs.__file__).resolve().parents[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        st = LabState(autosave_dir=tmp_path / "auto")
+        info = drain(jobs.open_memory(st, CancelToken(), str(db)))
+        assert info.memory_path == str(db) and not info.has_world
+        assert st.session.memory.store.readonly and st.frame().stats["places"] == 5
+        with pytest.raises(LabError, match="read-only"):
+            jobs.save_memory(st, CancelToken())
+        st.close()
+    finally:
+        holder.communicate("\n", timeout=30)

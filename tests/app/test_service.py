@@ -335,3 +335,33 @@ def test_a_second_process_cannot_serve_the_file_being_served(served):
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "being written by process" in err[0], r.stderr
+
+
+def _client_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "assets" / "clients" / "send_frames.py"
+    spec = importlib.util.spec_from_file_location("send_frames", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_client_speaks_the_frame_format(tmp_path, capsys):
+    client = _client_script()
+    rgb, depth, pose, cam, ts = _tiny_frame()
+    inst = np.zeros((6, 8), np.int32)
+    inst[1:3, 1:3] = 4
+    for png_depth in (False, True):
+        doc = client.encode_frame(rgb, depth, x=pose.x, y=pose.y, yaw=pose.yaw, hfov_deg=cam.hfov_deg, timestamp=ts,
+                                  instance=inst, labels={4: "lamp", 9: "unseen"}, png_depth=png_depth)
+        o = decode_frame(FrameBody.model_validate(doc)).observation
+        assert np.array_equal(o.rgb, rgb) and np.allclose(o.depth, depth, atol=1e-3) and o.camera == cam
+        assert set(o.objects) == {4} and o.objects[4].category == "lamp" and o.pose == pose
+    with MemoryService.open(tmp_path / "fed.db", config=CONFIG, create=True,
+                            text_encoder=shared_text_encoder()) as service:
+        with running_server(create_app(service)) as url:
+            assert client.main(["--url", url, "--steps", "2", "--ask", "where is the bed?"]) == 0
+        assert service.frames == 3
+    assert "sent 3 frames" in capsys.readouterr().out

@@ -47,6 +47,7 @@ def lock_path(path: str | os.PathLike) -> Path:
 class _Held:
     fd: int
     count: int
+    pid: int  # a forked child inherits the table, not the right to write: it must take its own lock
 
 
 _held: dict[str, _Held] = {}  # lock files this process holds, by real path
@@ -76,7 +77,7 @@ class WriterLock:
                 return
             self._released = True
             held = _held.get(self._key)
-            if held is None:
+            if held is None or held.pid != os.getpid():
                 return
             held.count -= 1
             if held.count > 0:
@@ -111,11 +112,11 @@ def writer_lock(path: str | os.PathLike) -> WriterLock:
     key = os.path.realpath(lock)
     with _registry:
         held = _held.get(key)
-        if held is not None:
+        if held is not None and held.pid == os.getpid():
             held.count += 1
             return WriterLock(p, key)
         fd = _acquire(p, lock)
-        _held[key] = _Held(fd, 1)
+        _held[key] = _Held(fd, 1, os.getpid())
     log.debug("took the writer lock of %s", p)
     return WriterLock(p, key)
 
@@ -125,8 +126,9 @@ def lock_holder(path: str | os.PathLike) -> int | None:
     when no process holds its writer lock. Never creates the lock file."""
     lock = lock_path(path)
     with _registry:
-        if os.path.realpath(lock) in _held:
-            return os.getpid()
+        held = _held.get(os.path.realpath(lock))
+        if held is not None and held.pid == os.getpid():
+            return held.pid
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:

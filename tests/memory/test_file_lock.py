@@ -158,3 +158,26 @@ def test_unlockable_places_are_one_clear_line(tmp_path):
     with pytest.raises(NotAMemoryFile):  # a refused open releases the lock it took
         MemoryStore.open(refused)
     assert not lock_path(refused).exists() and lock_holder(refused) is None
+
+
+def _try_lock(path: str, results) -> None:
+    try:
+        with writer_lock(path):
+            results.put("locked")
+    except MemoryFileLocked as e:
+        results.put(f"refused: {e}")
+
+
+def test_a_forked_child_does_not_inherit_the_right_to_write(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "f.db"
+    ctx = multiprocessing.get_context("fork")
+    with writer_lock(path):
+        results = ctx.Queue()
+        child = ctx.Process(target=_try_lock, args=(str(path), results))
+        child.start()
+        child.join(60)
+        assert results.get(timeout=10) == f"refused: {path} is being written by process {os.getpid()}"
+        assert lock_path(path).exists() and lock_holder(path) == os.getpid()  # the child left it alone
+    assert not lock_path(path).exists()

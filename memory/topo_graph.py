@@ -326,6 +326,7 @@ class TopoGraph:
             self._g.add_edge(u2, v2, key=k, **d)
         self._g.remove_node(drop)
         others = self._distinct.pop(drop, set()) - {keep}
+        self._distinct.get(keep, set()).discard(drop)  # perception may fold nodes seen together in one view
         for o in others:
             self._distinct[o] = (self._distinct[o] - {drop}) | {keep}
         self._distinct.setdefault(keep, set()).update(others)

@@ -238,3 +238,14 @@ def test_geometric_exploration_reads_no_ground_truth(tmp_path: Path):
     info = memory_info(out)
     assert info["perception"] == "geometric"
     assert "perception   geometric" in format_memory_info(info)
+
+
+def test_graph_folds_tracks_seen_together_and_fuses_on():
+    g = TopoGraph()
+    u1 = g.add(_percept(1, _sighting("chair", 1.0, 1), _sighting("chair", 1.5, 2)))  # one object, two segments
+    a, b = u1.new_objects
+    u2 = g.add(_percept(2, _sighting("chair", 1.2, 1), merged=[(2, 1)]))
+    assert b in u2.removed_objects and [o.id for o in g.objects()] == [a]
+    g.add(_percept(3, _sighting("chair", 4.0, 3)))
+    u4 = g.add(_percept(4, _sighting("chair", 1.2, 3), merged=[(1, 3)]))  # no stale ids left behind
+    assert a in u4.removed_objects and len(g.objects()) == 1

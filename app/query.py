@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,18 +107,41 @@ class QueryResponse:
         }
 
 
+MAX_QUERY_IMAGE_PIXELS = 4096 * 4096  # larger images are refused from their header, before decoding
+MIN_QUERY_IMAGE_SIDE = 16  # the image encoders resize to 224 px or so; a smaller image holds nothing to match
+
+
 def load_query_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 array from an image file; ``QueryError`` when it is missing or not an image."""
+    """An RGB uint8 array from an image file; ``QueryError`` when it is missing, not an image, smaller than
+    ``MIN_QUERY_IMAGE_SIDE`` on a side or over ``MAX_QUERY_IMAGE_PIXELS`` (checked before decoding)."""
+    import struct
+
+    from PIL import Image, UnidentifiedImageError
+
     p = Path(path)
     if not p.is_file():
         raise QueryError(f"query image {p} does not exist")
     try:
-        from PIL import Image, UnidentifiedImageError
-
-        with Image.open(p) as im:
+        with warnings.catch_warnings():  # PIL warns of big images at open; ours is the lower limit, said below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+        with im:
+            w, h = im.size  # read from the header; nothing is decoded yet
+            if w * h > MAX_QUERY_IMAGE_PIXELS:
+                raise QueryError(f"query image {p} is {w}x{h} pixels; the limit is "
+                                 f"{MAX_QUERY_IMAGE_PIXELS / 1e6:.1f} megapixels (scale it down)")
+            if min(w, h) < MIN_QUERY_IMAGE_SIDE:
+                raise QueryError(f"query image {p} is too small ({w}x{h} pixels); it needs at least "
+                                 f"{MIN_QUERY_IMAGE_SIDE}x{MIN_QUERY_IMAGE_SIDE}")
             im.load()
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except QueryError:
+        raise
+    except Image.DecompressionBombError:
+        raise QueryError(f"query image {p} is over the limit of {MAX_QUERY_IMAGE_PIXELS / 1e6:.1f} megapixels "
+                         "(scale it down)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
+        # PIL reports some malformed chunks as SyntaxError or struct.error
         raise QueryError(f"{p} is not an image that can be read (PNG or JPEG expected): "
                          f"{e.__class__.__name__}") from None
 

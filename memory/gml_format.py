@@ -21,6 +21,8 @@ from memory.errors import GmlError
 __all__ = ["parse_gml", "format_gml", "group_pairs", "as_list", "LIST_START"]
 
 LIST_START = "_networkx_list_start"  # networkx's marker before a list that would otherwise not read as one
+MAX_GML_DEPTH = 64  # '[' blocks inside each other; the authors' files nest 3 deep
+MAX_GML_INT = 2**63 - 1  # integers beyond SQLite's 64 bits are no ids, counts or times
 
 _TOKEN = re.compile(r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<key>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<real>[+-]?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|INF|NAN))
@@ -30,7 +32,9 @@ _TOKEN = re.compile(r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<key>[A-Za-z_][A-Za
 def parse_gml(text: str, source: str = "GML") -> list[tuple[str, Any]]:
     """Parse GML text into ``(key, value)`` pairs (values: int, float, str or a nested pair list).
 
-    Order and repeated keys are kept. Errors name the line: ``GmlError("f.gml: line 3: ...")``.
+    Order and repeated keys are kept. Errors name the line: ``GmlError("f.gml: line 3: ...")``. The
+    reader is iterative and bounded: blocks nested deeper than ``MAX_GML_DEPTH``, integers beyond
+    ``MAX_GML_INT`` and non-finite reals (``INF``, ``NAN``, ``1e999``) are errors.
     """
     pos, line, key = 0, 1, None
     cur: list[tuple[str, Any]] = []
@@ -57,13 +61,19 @@ def parse_gml(text: str, source: str = "GML") -> list[tuple[str, Any]]:
                 raise GmlError(f"{source}: line {at}: expected a key, found {tok[:20]!r}")
             continue
         if kind == "open":
+            if len(stack) >= MAX_GML_DEPTH:
+                raise GmlError(f"{source}: line {at}: blocks nested deeper than {MAX_GML_DEPTH} levels")
             stack.append((cur, key, at))
             cur, key = [], None
             continue
         if kind == "int":
-            value: Any = int(tok)
+            if len(tok) > 20 or abs(value := int(tok)) > MAX_GML_INT:  # int() refuses 4,300+ digits itself
+                raise GmlError(f"{source}: line {at}: {key} is an integer of {len(tok.lstrip('+-'))} digits, "
+                               "beyond the 64-bit limit")
         elif kind == "real" or (kind == "key" and tok in ("INF", "NAN")):
             value = float(tok)
+            if not math.isfinite(value):
+                raise GmlError(f"{source}: line {at}: {key} is not a finite number ({tok[:20]})")
         elif kind == "str":
             value = html.unescape(tok[1:-1])
         else:

@@ -8,6 +8,10 @@
   ``Retry-After`` is honoured up to ``timeout_s``); other HTTP errors are not. A stream that has
   already delivered tokens is never retried, so ``on_token`` never sees text twice.
 * Failures raise ``LLMUnavailable`` / ``LLMTimeout`` / ``LLMBadResponse`` with one line naming the URL.
+* A circuit breaker per server: after ``pause_after`` chat calls in a row that could not reach it
+  (timeouts, refused connections; each after its retries), chats to that server fail at once with
+  ``LLMUnavailable`` for ``pause_s`` seconds, said once in a warning; then one attempt (no retries)
+  probes it again. So a batch against a hung server falls back quickly instead of waiting every timeout.
 
 The API key is read once, when the client is built: ``config.api_key`` or else the environment
 variable ``config.api_key_env``.
@@ -32,6 +36,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from memory.errors import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
+from memory.llm_breaker import breaker_for
 from sim.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class LLMConfig:
     * ``retries`` — extra attempts after a connection error, timeout, HTTP 429 or 5xx.
     * ``backoff_s`` — wait before the first retry; doubles each time.
     * ``temperature``, ``max_tokens``, ``stream`` — request defaults, overridable per call.
+    * ``pause_after``, ``pause_s`` — the circuit breaker: after this many failed calls in a row, stop
+      asking the server for this many seconds (``pause_after: 0`` never stops).
     """
 
     base_url: str = "http://127.0.0.1:8080/v1"
@@ -71,6 +78,8 @@ class LLMConfig:
     temperature: float = 0.2
     max_tokens: int = 512
     stream: bool = False
+    pause_after: int = 3
+    pause_s: float = 60.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -98,6 +107,9 @@ class LLMConfig:
             raise ConfigError(f"llm temperature must be 0..2, got {self.temperature}")
         if self.max_tokens < 1:
             raise ConfigError(f"llm max_tokens must be at least 1, got {self.max_tokens}")
+        if not 0 <= self.pause_after <= 1000 or not 0 < self.pause_s <= 86400:
+            raise ConfigError(f"llm pause_after must be 0..1000 and pause_s in (0, 86400], got {self.pause_after}, "
+                              f"{self.pause_s}")
 
     def max_wait_s(self) -> float:
         """Upper bound of one call's time on a silent server (all attempts plus backoffs)."""
@@ -127,7 +139,8 @@ class _Attempt:
 
 
 class ChatClient:
-    """Talks to one OpenAI-compatible server. Stateless between calls, so safe to share across threads."""
+    """Talks to one OpenAI-compatible server; safe to share across threads (the only state kept between
+    calls is the server's circuit breaker, ``memory.llm_breaker``, shared by all its clients)."""
 
     def __init__(self, config: LLMConfig) -> None:
         config.validate()
@@ -155,8 +168,16 @@ class ChatClient:
         arrives; the result's ``text`` is their concatenation. ``on_token`` without streaming is
         called once with the whole text.
         """
-        return self._chat(messages, max_tokens=max_tokens, temperature=temperature, stream=stream,
-                          on_token=on_token, retries=self.config.retries)
+        breaker = breaker_for(self._root)
+        retries = breaker.admit(self.config, self._root + "/chat/completions")
+        try:
+            result = self._chat(messages, max_tokens=max_tokens, temperature=temperature, stream=stream,
+                                on_token=on_token, retries=self.config.retries if retries is None else retries)
+        except (LLMUnavailable, LLMTimeout) as e:
+            breaker.failed(self.config, e)
+            raise
+        breaker.succeeded()
+        return result
 
     def list_models(self) -> list[str]:
         """Model ids the server offers (``GET /models``)."""

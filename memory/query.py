@@ -303,6 +303,8 @@ class QueryAnalyser:
         raw = "" if text is None else str(text)
         if len(raw) > MAX_QUERY_CHARS:
             raise QueryError(f"the question is {len(raw)} characters long; the limit is {MAX_QUERY_CHARS}")
+        if not _is_utf8(raw):  # bytes the shell could not decode arrive as lone surrogates
+            raise QueryError("the question is not UTF-8 text (it holds bytes that are not characters)")
         norm = " ".join(raw.replace("\x00", " ").split())
         if image is not None:
             image = _check_image(image)
@@ -526,9 +528,19 @@ __all__.append("focus_text")
 
 def _check_image(image: Any) -> np.ndarray:
     a = np.asarray(image)
-    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8 or a.shape[0] < 2 or a.shape[1] < 2:
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
         raise QueryError(f"a query image must be RGB uint8 of shape (H, W, 3), got {a.dtype} {a.shape}")
+    if a.shape[0] < 2 or a.shape[1] < 2:
+        raise QueryError(f"the query image is too small ({a.shape[1]}x{a.shape[0]} pixels)")
     return a
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def number_in(text: str) -> int | None:

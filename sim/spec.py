@@ -1,6 +1,7 @@
 """Scene specifications: ``house:seed=3,rooms=6``, a mesh path, or ``habitat:PATH``."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ __all__ = ["SceneSpec", "parse_spec", "MESH_SUFFIXES"]
 
 MESH_SUFFIXES = (".glb", ".gltf", ".ply", ".obj")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+_WORLD_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*:")
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,10 @@ def _value(text: str) -> int | float | str | bool:
     except ValueError:
         pass
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return text
+    return value if math.isfinite(value) else text  # 'nan', 'inf', '1e999' are no sizes or counts
 
 
 def parse_spec(spec: str) -> SceneSpec:
@@ -54,7 +57,8 @@ def parse_spec(spec: str) -> SceneSpec:
         if not path:
             raise SceneSpecError("habitat scene spec needs a path: 'habitat:PATH/TO/scene.glb'")
         return SceneSpec("habitat", {}, path, s)
-    if s.lower().endswith(MESH_SUFFIXES) or "/" in s or "\\" in s or Path(s).suffix:
+    looks_like_world = _WORLD_PREFIX.match(s) is not None  # 'rooms:n=3.5' is a world, not a '.5' file
+    if s.lower().endswith(MESH_SUFFIXES) or "/" in s or "\\" in s or (Path(s).suffix and not looks_like_world):
         if not s.lower().endswith(MESH_SUFFIXES):
             raise SceneSpecError(
                 f"unsupported scene file {s!r}: expected one of {', '.join(MESH_SUFFIXES)} or a world spec")

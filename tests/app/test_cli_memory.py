@@ -254,6 +254,23 @@ def test_import_errors(tmp_path, capsys, encoder):
     assert encoder.calls == 0  # every check happens before the slow work
 
 
+@pytest.mark.parametrize("value, words", [
+    ("x " + "[ a " * 10_000 + "]" * 10_000, "blocks nested deeper than 64 levels"),
+    ("x " + "9" * 5000, "x is an integer of 5000 digits"),
+    ("x 1e999", "x is not a finite number (1e999)"),
+    ("x NAN", "x is not a finite number (NAN)"),
+])
+def test_hostile_gml_values_exit_2_with_the_line(tmp_path, capsys, encoder, value, words):
+    # issue 14: each of these exited 1 "internal error" (RecursionError, ValueError, OverflowError, ValueError)
+    gml = tmp_path / "hostile.gml"
+    gml.write_text('graph [\n  node [ id 0 type "drone" position [ x 0.0 y 0.0 z 0.0 ] ]\n'
+                   f'  node [ id 1 type "drone"\n    {value}\n  ]\n]\n')
+    code, out, err = _run(capsys, "import-gml", str(gml), "--out", str(tmp_path / "m.db"))
+    line = _one_error_line(code, out, err)
+    assert code == 2 and "hostile.gml: line 4: " + words in line
+    assert not (tmp_path / "m.db").exists() and encoder.calls == 0
+
+
 def test_rebuild_without_the_forest_module_is_one_clear_line(tmp_path, capsys, encoder, monkeypatch):
     import builtins
 

@@ -171,3 +171,99 @@ def test_a_users_prior_pack_adds_words_and_bad_packs_give_one_line(capsys, house
     bad.write_text("rooms: {}\n")
     code, _, err = _run(capsys, house_world.path, "where is the icebox?", "--priors", bad)
     assert code == 2 and "unknown keys rooms; valid:" in _error_line(err)
+
+
+# ---------------------------------------------------------------------- issue 14: bounded inputs
+def png_header(w: int, h: int) -> bytes:
+    """The start of a PNG that says it is ``w`` x ``h`` (no pixel data): PIL reads the size from it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_a_question_of_non_utf8_bytes_is_one_line(capsys, house_world):
+    # used to fail inside the encoder: "MiniLM encoding failed: TypeError: TextEncodeInput must be Union[...]"
+    question = b"\xff\xfe\xfa".decode("utf-8", "surrogateescape")  # what Python makes of such argv bytes
+    code, _, err = _run(capsys, house_world.path, question)
+    assert code == 2 and "not UTF-8 text" in _error_line(err)
+
+
+def test_the_analyser_refuses_undecodable_text_too(house_mem):
+    from memory.errors import QueryError
+
+    engine = engine_for(house_mem)
+    with pytest.raises(QueryError, match="not UTF-8 text"):
+        engine.ask(QueryRequest(text="where is the \udcff sofa?"))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n   \n", b"\xef\xbb\xbf\n"])
+def test_an_empty_batch_file_is_one_line(capsys, tmp_path, content):
+    # used to print nothing and exit 0
+    batch = tmp_path / "empty.txt"
+    batch.write_bytes(content)
+    code, out, err = _run(capsys, tmp_path / "any.db", "--batch", batch)
+    assert code == 2 and out == "" and "holds no questions" in _error_line(err)
+
+
+def test_a_batch_is_streamed_not_read_whole(tmp_path):
+    import tracemalloc
+
+    from app.cli_query import MAX_BATCH_LINE_BYTES, count_batch, iter_batch
+
+    batch = tmp_path / "big.txt"
+    with open(batch, "wb") as f:
+        f.write(b"where is the sofa?\n")
+        f.write(b"y" * (40 * 2**20) + b"\n")  # one 40 MiB line
+        f.write(b"where is the fridge?\n" * 1000)
+    tracemalloc.start()
+    try:
+        assert count_batch(batch) == 1002
+        rows = list(iter_batch(batch))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows[0].text == "where is the sofa?" and rows[1].too_long and len(rows[1].text) <= MAX_BATCH_LINE_BYTES
+    assert rows[2].line == 3 and rows[-1].text == "where is the fridge?"
+    assert peak < 8 * 2**20  # far less than the file (41 MiB)
+
+
+@pytest.mark.parametrize("size, message", [
+    ((1, 1), "too small (1x1 pixels)"),
+    ((8000, 8000), "8000x8000 pixels; the limit is 16.8 megapixels"),
+    ((100_000, 100_000), "over the limit of 16.8 megapixels"),
+])
+def test_query_images_are_sized_from_the_header_before_decoding(capsys, house_world, tmp_path, size, message):
+    # a 1x1 image used to give "must be ... shape (H, W, 3), got uint8 (1, 1, 3)"; an 8000x8000 PNG used 2.2 GB
+    png = tmp_path / "q.png"
+    if size == (1, 1):
+        Image.new("RGB", size).save(png)
+    else:
+        png.write_bytes(png_header(*size))  # no pixel data: decoding it would fail, so this proves no decode
+    code, _, err = _run(capsys, house_world.path, "--image", png)
+    assert code == 2 and message in _error_line(err)
+
+
+def test_a_truncated_image_is_one_line(capsys, house_world, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(buf, format="JPEG")
+    jpg = tmp_path / "cut.jpg"
+    jpg.write_bytes(buf.getvalue()[:300])
+    code, _, err = _run(capsys, house_world.path, "--image", jpg)
+    assert code == 2 and "not an image that can be read" in _error_line(err)
+
+
+@pytest.mark.parametrize("flag", ["--config", "--priors"])
+def test_alias_bombs_in_config_and_prior_packs_are_refused(capsys, house_world, tmp_path, flag):
+    from tests.sim.test_yaml_safe import billion_laughs
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(billion_laughs(), encoding="utf-8")
+    code, _, err = _run(capsys, house_world.path, "where is the sofa?", flag, bomb)
+    assert code == 2 and "aliases expand" in _error_line(err) and str(bomb) in err

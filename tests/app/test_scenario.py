@@ -109,6 +109,11 @@ BAD = {
     "bad waypoint": ("world: rooms:n=2\nexploration:\n  policy: waypoints\n  waypoints: [[1, 2], [1]]\n",
                      r":2: invalid exploration: waypoint 2 must be \[x, y\] or \[x, y, floor\]"),
     "invalid yaml": ("world: rooms:n=2\nqueries: [\n", r":3: invalid YAML"),
+    # issue 14: a billion-laughs scenario grew ~100 MB/s with no output; 10k levels exited 1 (RecursionError)
+    "alias bomb": ("world: rooms:n=2\nx0: &x0 [lol]\n" + "".join(
+        f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]\n" for i in range(1, 10)), r": invalid YAML: aliases expand"),
+    "deep nesting": ("world: rooms:n=2\nqueries: " + "[" * 10_000 + "]" * 10_000 + "\n",
+                     r":2: invalid YAML: nested deeper than 64 levels"),
 }
 
 

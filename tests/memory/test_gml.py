@@ -179,10 +179,10 @@ def test_plural_phrase():
 
 # ----------------------------------------------------------------------------------- GML text level
 def test_parse_gml_values_comments_and_entities():
-    pairs = parse_gml('# a comment\ngraph [\n  a -3\n  b 1.5e-3\n  c "x &quot;y&quot; &#233;"\n  d INF\n'
+    pairs = parse_gml('# a comment\ngraph [\n  a -3\n  b 1.5e-3\n  c "x &quot;y&quot; &#233;"\n  d 9223372036854775807\n'
                       '  node [ id 1 position [ x -.5 y 2. ] ]\n  a 4\n]\n')
     g = dict(pairs)["graph"]
-    assert g[:4] == [("a", -3), ("b", 0.0015), ("c", 'x "y" é'), ("d", math.inf)]
+    assert g[:4] == [("a", -3), ("b", 0.0015), ("c", 'x "y" é'), ("d", 2**63 - 1)]
     assert g[4] == ("node", [("id", 1), ("position", [("x", -0.5), ("y", 2.0)])])
     assert g[5] == ("a", 4)
 
@@ -193,6 +193,13 @@ def test_parse_gml_values_comments_and_entities():
     ("graph [\n  label\n]", "line 3: key 'label' has no value"),
     ('graph [ 12 "x" ]', "expected a key"),
     ("graph [ a @ ]", "unexpected text"),
+    # issue 14: these exited 1 "internal error" (RecursionError, ValueError, OverflowError, ValueError)
+    ("graph [\n node [ id 1 x " + "[ a " * 10_000 + "]" * 10_000 + " ] ]", "line 2: blocks nested deeper than 64"),
+    ("graph [\n node [\n id " + "7" * 5000 + " ] ]", "line 3: id is an integer of 5000 digits"),
+    ("graph [ node [ id 1\n x 1e999 ] ]", "line 2: x is not a finite number (1e999)"),
+    ("graph [ node [ id 1\n\n x NAN ] ]", "line 3: x is not a finite number (NAN)"),
+    ("graph [ node [ id 1 x -INF ] ]", "line 1: x is not a finite number (-INF)"),
+    ("graph [ node [ id 9223372036854775808 ] ]", "beyond the 64-bit limit"),
 ])
 def test_parse_gml_errors_name_the_line(text, words):
     with pytest.raises(GmlError, match=re.escape(words)):

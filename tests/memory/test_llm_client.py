@@ -319,3 +319,42 @@ def test_check_reports_a_failing_chat(fake):
 def test_errors_share_one_base():
     assert issubclass(LLMUnavailable, LLMError) and issubclass(LLMTimeout, LLMError)
     assert issubclass(LLMBadResponse, LLMError)
+
+
+def test_a_hung_server_is_paused_after_repeated_timeouts_and_said_once(fake, caplog):
+    # issue 14: with the server hanging, every question of a --batch waited the full timeout (100 ≈ 33 min)
+    server = fake(*[Reply(body=completion(), delay_s=30)] * 5, Reply(body=completion("back")))
+    cfg = server.config(timeout_s=0.3, retries=1, pause_after=2, pause_s=0.6)
+    with caplog.at_level("WARNING", logger="memory.llm"):
+        for _ in range(2):
+            with pytest.raises(LLMTimeout):
+                ChatClient(cfg).chat(HELLO)
+        assert len(server.requests) == 4  # two calls of two attempts each
+        for _ in range(20):  # paused: no request, no wait
+            with pytest.raises(LLMUnavailable, match=r"is not asked for another \d+ s: 2 calls in a row failed"):
+                ChatClient(cfg).chat(HELLO)
+        assert len(server.requests) == 4
+    pauses = [r for r in caplog.records if "not asking it" in r.getMessage()]
+    assert len(pauses) == 1 and "failed 2 calls in a row" in pauses[0].getMessage()
+    time.sleep(0.7)
+    # after the pause one probe (no retries) finds it still hung: paused again at once, no second warning
+    with pytest.raises(LLMTimeout) as e:
+        ChatClient(cfg).chat(HELLO)
+    assert e.value.attempts == 1 and len(server.requests) == 5
+    with pytest.raises(LLMUnavailable, match="3 calls in a row"):
+        ChatClient(cfg).chat(HELLO)
+    time.sleep(0.7)
+    assert ChatClient(cfg).chat(HELLO).text == "back"  # it answers again: the breaker closes
+    assert ChatClient(cfg).chat(HELLO).text == "back" and len(server.requests) == 7
+    assert len([r for r in caplog.records if "not asking it" in r.getMessage()]) == 1
+
+
+def test_the_breaker_can_be_turned_off(fake):
+    server = fake(Reply(body=completion(), delay_s=30))
+    cfg = server.config(timeout_s=0.2, retries=0, pause_after=0)
+    for _ in range(4):
+        with pytest.raises(LLMTimeout):
+            ChatClient(cfg).chat(HELLO)
+    assert len(server.requests) == 4
+    with pytest.raises(ConfigError, match="pause_after"):
+        LLMConfig(pause_after=-1)

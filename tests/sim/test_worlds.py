@@ -345,6 +345,11 @@ def test_every_category_has_a_shape_that_stays_in_its_box(catalog):
     ("house:colour=red", "unknown key 'colour'"),
     ("campus:seed=abc", "seed must be an integer"),
     ("castle:seed=1", "unknown world type 'castle'"),
+    # issue 14: 'rooms:n=3.5' used to say "unsupported scene file" (its '.5' read as a file suffix)
+    ("rooms:n=3.5", r"bad scene spec 'rooms:n=3\.5': n must be an integer, got 3\.5"),
+    ("office:width=nan", "width must be a number, got 'nan'"),
+    ("office:width=1e999", "width must be a number, got '1e999'"),
+    ("house.5", "unsupported scene file 'house.5'"),
 ])
 def test_bad_specs_raise_clear_errors(spec, message):
     with pytest.raises(SceneSpecError, match=message):

@@ -145,7 +145,7 @@ def cmd_drive(args: argparse.Namespace) -> int:
     with make_simulator(SimConfig(), scene) as sim:
         sim.reset()
         mode, policy = _policy(args, sim, waypoints)
-        show = mode != "teleop" and sys.stderr.isatty()
+        show = mode != "teleop"  # keys are read from the terminal: no bar over them
         result = run_with_progress(explore(sim, policy, args.steps), show=show, desc=f"drive ({mode})")
     summary = summarise(args.scene, mode, result, policy)
     if args.out:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +39,8 @@ class NavigateCommandError(LabError):
 
 
 def _show_progress() -> bool:
-    return sys.stderr.isatty()
+    """Always report: a bar on a terminal, plain lines otherwise (``app.progress``)."""
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- navigate

@@ -77,7 +77,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             if resumed:
                 print(f"continuing the memory in {out} ({session.memory.stats()['objects']} objects)",
                       file=sys.stderr)
-            summary = run_with_progress(session.explore(args.steps), show=sys.stderr.isatty(), desc="explore")
+            summary = run_with_progress(session.explore(args.steps), desc="explore")
     if args.json:
         print(json.dumps({"scene": args.scene, **summary.to_dict()}, indent=2))
     else:

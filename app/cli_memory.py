@@ -1,9 +1,10 @@
 """Memory-file commands: ``import-gml FILE --out MEM.db [--keep-forest]`` and ``memory info|export-gml``.
 
 The import is a progress generator (``import_gml_job``) so the GUI can run it in a worker while
-the CLI shows tqdm bars. Its stages: read the GML, write the leaves, embed leaf texts, keep the
-file's forest or rebuild one from the leaves (``rebuild_forest``), embed cluster texts, store
-thumbnails of street-view images, and save the memory file atomically.
+the CLI shows a progress bar (plain lines when not on a terminal). Its stages: read the GML, write
+the leaves, embed leaf texts, keep the file's forest or rebuild one from the leaves
+(``rebuild_forest``), embed cluster texts, store thumbnails of street-view images, and save the
+memory file atomically.
 
 Texts are embedded once per machine: the default import looks every text up in the on-disk
 embedding cache (``memory.encoders.disk_cache``, keyed by encoder id and text hash) and embeds only
@@ -20,7 +21,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import textwrap
 import time
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from app.progress import CancelToken, Progress, drain, run_with_progress
+from app.progress import CancelToken, Progress, run_with_progress
 from memory.errors import GmlError
 from memory.file_lock import check_no_writer
 from memory.gml import GmlImport, export_gml, import_gml
@@ -305,7 +305,7 @@ def import_gml_job(gml_path: str | Path, out: str | Path, *, keep_forest: bool =
 def cmd_import_gml(args: argparse.Namespace) -> int:
     """``import-gml FILE --out MEM.db [--keep-forest]``."""
     job = import_gml_job(args.file, args.out, keep_forest=bool(args.keep_forest))
-    s = run_with_progress(job, desc="") if sys.stderr.isatty() else drain(job)
+    s = run_with_progress(job, desc="import-gml")
     vec = f", {s.embedded} vectors ({s.encoder})" if s.encoder else ", no vectors (no text encoder)"
     cached = f"; {s.embedded - s.computed} vectors from the cache" if s.encoder and s.computed < s.embedded else ""
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in s.stages.items() if v >= 0.05)

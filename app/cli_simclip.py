@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,7 +63,7 @@ def cmd_train_simclip(args: argparse.Namespace) -> int:
             raise TrainCommandError(f"--out folder {out.parent} does not exist")
     else:
         out = "" if args.quick else None
-    result = run_with_progress(train_simclip(cfg, out), show=sys.stderr.isatty(), desc="train-simclip")
+    result = run_with_progress(train_simclip(cfg, out), desc="train-simclip")
     if getattr(args, "json", False):
         print(json.dumps(result.card, indent=2))
     else:

@@ -8,6 +8,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# CLI progress (a bar or plain lines, app.progress) would mix with the error lines the tests read;
+# tests/app/test_progress.py checks it on its own streams.
+os.environ.setdefault("LAB_PROGRESS", "off")
 
 import pytest  # noqa: E402
 

@@ -30,7 +30,8 @@ class SegmenterConfig:
       ``max_top`` — clusters reaching higher above the floor are wall remnants (a wall seen at a
       grazing angle falls apart into strips; no furniture is that tall). 0 turns the rule off;
       ``wall_close_height`` — a planar vertical cluster this tall that leaves the image at the top
-      is a wall seen too close for its top to show.
+      is a wall seen too close for its top to show; clusters at least ``jamb_height`` tall and
+      narrower than ``jamb_width`` are door jambs (a wall's end face).
     """
 
     stride: int = 2
@@ -50,6 +51,8 @@ class SegmenterConfig:
     max_extent: float = 3.2
     max_top: float = 2.35
     wall_close_height: float = 1.4
+    jamb_height: float = 1.95
+    jamb_width: float = 0.3
 
     def __post_init__(self) -> None:
         checks = [

@@ -65,13 +65,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GeoSegment", "segment_rgbd", "structure_mask", "voxel_components", "ZeroShotLabeller",
+__all__ = ["GeoSegment", "segment_rgbd", "structure_mask", "voxel_components", "WallMemory", "ZeroShotLabeller",
            "GeometricPerceiver", "build"]
 
 _NEIGHBOURS = np.array([(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
                         if (dx, dy, dz) > (0, 0, 0)], dtype=np.int64)  # 13: each pair once
 _BITS = 21
 _BIAS = 1 << (_BITS - 1)
+_CELL_OFFSETS = np.array([(dx << _BITS) + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,8 +152,8 @@ def _grid_points(depth: np.ndarray, camera: CameraSpec, pose: Pose, stride: int
 
 
 def structure_mask(pts: np.ndarray, depth: np.ndarray, normals: np.ndarray, valid: np.ndarray, floor_z: float,
-                   config: SegmenterConfig) -> tuple[np.ndarray, int]:
-    """Points of floor, ceiling and walls (bool, like ``valid``) and the number of wall planes found."""
+                   config: SegmenterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Points of floor, ceiling and walls (bool, like ``valid``) and those of the walls alone."""
     h = pts[..., 2] - floor_z
     nz = np.abs(normals[..., 2])
     floor = h < config.floor_band + config.floor_slope * depth ** 2
@@ -160,7 +161,7 @@ def structure_mask(pts: np.ndarray, depth: np.ndarray, normals: np.ndarray, vali
     out = valid & (floor | ceiling)
     vertical = valid & ~out & (nz < 0.3)
     seeds = vertical & (h > config.wall_seed_height)
-    walls = 0
+    walls = np.zeros_like(valid)
     if seeds.sum() >= config.wall_min_seeds and config.max_walls > 0:
         nx, ny = normals[..., 0][seeds], normals[..., 1][seeds]
         theta = np.mod(np.arctan2(ny, nx), np.pi)  # a wall's normal is known up to its sign
@@ -191,19 +192,53 @@ def structure_mask(pts: np.ndarray, depth: np.ndarray, normals: np.ndarray, vali
             th = float(np.median(theta[near]))
             rh = float(np.median(rho[near]))
             dist = np.abs(px * math.cos(th) + py * math.sin(th) - rh)
-            out |= valid & (dist < tol) & (nz < 0.5)
-            walls += 1
+            walls |= valid & ~out & (dist < tol)
             t_lo, t_hi = t_k - 2, t_k + 3
             for t in range(t_lo, t_hi):
                 votes[t % n_t, max(0, r_k - 2):r_k + 3] = 0.0
-    return out, walls
+    return out | walls, walls
 
 
-def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: SegmenterConfig
-                 ) -> tuple[list[GeoSegment], np.ndarray]:
+class WallMemory:
+    """Where walls were found so far: a set of floor-plan cells (``cell`` m) of wall-plane points.
+
+    A wall seen only in part (beside a doorway, under a table, too close for its top to show)
+    gives no Hough vote of its own in that view; its points then fall in cells earlier views
+    found walls in, and a cluster made mostly of them is a wall remnant, not an object.
+    """
+
+    def __init__(self, cell: float = 0.1, share: float = 0.6) -> None:
+        self.cell = cell
+        self.share = share
+        self._cells = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def _keys(self, points: np.ndarray, floor: int) -> np.ndarray:
+        xy = np.floor(np.asarray(points, dtype=np.float64)[:, :2] / self.cell).astype(np.int64) + _BIAS
+        return (np.int64(floor) << (2 * _BITS + 8)) | (xy[:, 0] << _BITS) | xy[:, 1]
+
+    def add(self, points: np.ndarray, floor: int = 0) -> None:
+        if len(points):
+            keys = np.unique(self._keys(points, floor))
+            # grown by one cell: noise, drift and the plane tolerance scatter a wall's points across cells
+            grown = (keys[:, None] + _CELL_OFFSETS[None, :]).ravel()
+            self._cells = np.union1d(self._cells, grown)
+
+    def is_wall(self, points: np.ndarray, floor: int = 0) -> bool:
+        """Whether most of ``points`` lie in known wall cells."""
+        if not len(self._cells) or not len(points):
+            return False
+        return float(np.isin(self._keys(points, floor), self._cells).mean()) >= self.share
+
+
+def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: SegmenterConfig,
+                 walls: WallMemory | None = None) -> tuple[list[GeoSegment], np.ndarray]:
     """Class-agnostic segments of ``obs`` from its RGB-D alone, and the full-size label image (0 = none).
 
-    Reads ``obs.rgb``, ``obs.depth``, ``obs.pose`` and ``obs.camera`` only.
+    Reads ``obs.rgb``, ``obs.depth``, ``obs.pose`` and ``obs.camera`` only. With ``walls``, the
+    wall points of this view are remembered there and clusters lying on known walls are dropped.
     """
     depth = np.asarray(obs.depth)
     rgb = np.asarray(obs.rgb)
@@ -213,7 +248,9 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
     s = config.stride
     pts, d, normals = _grid_points(depth, obs.camera, obs.pose, s)
     valid = np.isfinite(d) & (d > perception.min_depth) & (d < perception.max_depth)
-    struct, _ = structure_mask(pts, d, normals, valid, obs.pose.z, config)
+    struct, wall = structure_mask(pts, d, normals, valid, obs.pose.z, config)
+    if walls is not None:
+        walls.add(pts[wall][::4], obs.pose.floor)
     keep = valid & ~struct
     labels_grid = np.zeros(d.shape, dtype=np.int32)
     if keep.sum() < config.min_points:
@@ -237,7 +274,11 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
             continue
         if config.max_top > 0 and hi[2] - obs.pose.z > config.max_top:
             continue
+        if ext[2] >= config.jamb_height and max(ext[0], ext[1]) < config.jamb_width:
+            continue  # a door jamb: the wall's end face, floor to lintel, as thin as the wall
         if _wall_like(cp, normals.reshape(-1, 3)[members], gv_top=int((members // d.shape[1]).min()), config=config):
+            continue
+        if walls is not None and walls.is_wall(cp, obs.pose.floor):
             continue
         labels_grid.flat[members] = next_label
         gv, gu = np.divmod(members, d.shape[1])
@@ -329,6 +370,7 @@ class GeometricPerceiver:
         self.palette = dict(pack.colours)
         self.room_model = RoomModel.from_pack(pack)
         self.fusion = ObjectFusion(config.fusion, self.labeller.vocabulary)
+        self.walls = WallMemory()
         self.last_segments: list[GeoSegment] = []
         self.last_labels = np.zeros((0, 0), dtype=np.int32)  # full-size segment label image of the last frame
         self.last_tracks: dict[int, int] = {}  # segment label -> fused object id, last frame
@@ -339,7 +381,7 @@ class GeometricPerceiver:
         """Segment, label and fuse one view; sightings of the fused objects it shows."""
         t0 = time.perf_counter()
         cfg = self.config
-        segs, label_image = segment_rgbd(obs, cfg, cfg.segmenter)
+        segs, label_image = segment_rgbd(obs, cfg, cfg.segmenter, self.walls)
         t1 = time.perf_counter()
         vectors, probs = self.labeller.score([g.segment.crop for g in segs])
         colours = [dominant_colour(g.segment.rgb_pixels(obs.rgb), self.palette) for g in segs]

@@ -39,6 +39,7 @@ the file and line)::
       retrievers: [flat, forest]   # default: the scenario's retriever
       navigate: 1                  # drive to the answers of this many per type (from the start)
     save_memory: true              # write memory.db (open it with 'query' or 'navigate')
+    config: ../configs/geometric.yaml   # a lab config (sim sensors, memory perception; relative to this file)
 
 With ``expect.categories`` or ``expect.near`` a drive to an answer succeeds when the robot ends
 within ``radius`` of a matching object's footprint (or of the point); without them the drive is
@@ -172,6 +173,7 @@ class Scenario:
     goals: tuple[GoalSpec, ...] = ()
     generated: GeneratedSpec | None = None
     save_memory: bool = True
+    config: str = ""  # lab config YAML: the simulator's sensors and the memory's perception (e.g. geometric)
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= 100:
@@ -201,6 +203,12 @@ def load_scenario(path: str | Path) -> Scenario:
                             "section (base_url, model)")
     if not sc.name:
         sc = replace(sc, name=p.stem)
+    if sc.config:
+        cfg = p.parent / sc.config if (p.parent / sc.config).is_file() else Path(sc.config)
+        if not cfg.is_file():
+            raise ScenarioError(f"{doc.lines.where(('config',))}: config file {sc.config!r} not found "
+                                f"(relative to {p.parent})")
+        sc = replace(sc, config=str(cfg))
     return sc
 
 
@@ -314,6 +322,11 @@ class _Run:
         yield Progress("scenario", 0, total, f"building {sc.world}")
         # text questions only: no image encoder, so runs do not depend on optional image weights
         config = LabConfig(llm=sc.llm, memory=replace(MemoryConfig(), image_encoder=None))
+        if sc.config:  # its sensors and perception (geometric perception builds its own image encoder)
+            from app.config import load_lab_config
+
+            lab = load_lab_config(sc.config)
+            config = replace(lab, llm=sc.llm or lab.llm, memory=replace(lab.memory, image_encoder=None))
         self.session = s = Session(sc.world, config=config, seed=sc.seed)
         exploration = yield from self._explore()
         self._check_cancel()

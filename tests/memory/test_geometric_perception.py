@@ -249,3 +249,15 @@ def test_graph_folds_tracks_seen_together_and_fuses_on():
     g.add(_percept(3, _sighting("chair", 4.0, 3)))
     u4 = g.add(_percept(4, _sighting("chair", 1.2, 3), merged=[(1, 3)]))  # no stale ids left behind
     assert a in u4.removed_objects and len(g.objects()) == 1
+
+
+def test_scenarios_select_the_geometric_config(tmp_path: Path):
+    from app.scenario import ScenarioError, load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "assets" / "scenarios" / "three-rooms-geometric.yaml")
+    assert Path(sc.config).resolve() == (root / "assets" / "configs" / "geometric.yaml").resolve()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("world: rooms:n=3,seed=1\nconfig: nowhere.yaml\n")
+    with pytest.raises(ScenarioError, match=r"bad.yaml:2: config file 'nowhere.yaml' not found"):
+        load_scenario(bad)

@@ -147,3 +147,40 @@ def test_a_checkpoint_kept_only_in_the_wal_is_reported_at_close(tmp_path):
     assert Path(str(path) + "-wal").stat().st_size > 0
     batches, _ = _contents(path)  # the file with its log holds the last checkpoint, whole
     assert batches == ["place/0", "place/1"]
+
+
+# The same through the memory itself, whose close() used to checkpoint again after the failed one.
+MEMORY_CLOSE = PRELUDE + """
+from memory.core import EmbodiedMemory, MemoryConfig
+
+class HashText:  # the Encoder interface without a model
+    id, dim, modalities = "test:hash8", 8, frozenset({"text"})
+
+    def encode_text(self, texts):
+        m = np.ones((len(texts), 8), np.float32)
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+mem = EmbodiedMemory.open(sys.argv[1], MemoryConfig(image_encoder=None), create=False, text_encoder=HashText())
+mem.meta["run"] = "second"
+for k in range(12):
+    mem.store.put_image(f"place/0/{k}", "view", photo(k))
+for step in ("checkpoint", "close"):
+    try:
+        mem.checkpoint() if step == "checkpoint" else mem.close()
+        report[step] = "ok"
+    except Exception as e:
+        report[step] = f"{type(e).__name__}: {e}"
+report["closed"] = mem.store is None
+print(json.dumps(report))
+"""
+
+
+def test_closing_a_memory_after_a_failed_checkpoint_writes_nothing(tmp_path):
+    path = tmp_path / "a.db"
+    _batch0(path)
+    report = _run(MEMORY_CLOSE, path, path.stat().st_size + 64 * 1024)
+    assert report["checkpoint"].startswith("MemoryFileUnwritable: cannot write ")
+    assert report["close"] == "ok" and report["closed"]  # closed (and unlocked) without a second checkpoint
+    batches, meta = _contents(path)
+    assert batches == ["place/0"] and "run" not in meta and meta["counts"] == {"place": 20, "edges": 0}
+    assert not Path(str(path) + ".lock").exists()

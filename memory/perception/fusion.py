@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FusedObject", "FusionFrame", "ObjectFusion"]
 
 _EXTENT_PERCENTILE = 2.0
+Embedder = Callable[[list[int]], tuple[np.ndarray, np.ndarray, Sequence[str]]]
 
 
 @dataclass(eq=False)
@@ -51,6 +52,7 @@ class FusedObject:
     last_step: int
     n_views: int = 1
     n_images: int = 1
+    n_votes: int = 1  # views whose crop was labelled
     bearings: list[float] = field(default_factory=list)
     colours: Counter = field(default_factory=Counter)
     reported: bool = False
@@ -112,23 +114,39 @@ class ObjectFusion:
         return len(self.objects)
 
     def label_of(self, obj: FusedObject) -> tuple[str, float]:
-        """The voted label and its share of the votes."""
+        """The voted label and its share of the votes ("" before any vote)."""
         total = float(obj.scores.sum())
+        if total <= 0:
+            return "", 0.0
         k = int(np.argmax(obj.scores))
         return self.vocabulary[k], (float(obj.scores[k]) / total if total > 0 else 0.0)
 
-    def update(self, segments: Sequence, vectors: np.ndarray, probs: np.ndarray, colours: Sequence[str],
-               pose: Pose, step: int) -> FusionFrame:
-        """Fuse one view's segments (``GeoSegment``s with their image vectors, label probabilities, colours)."""
+    def update(self, segments: Sequence, pose: Pose, step: int, *, embed: Embedder) -> FusionFrame:
+        """Fuse one view's segments (``GeoSegment``s).
+
+        ``embed(indices)`` returns image vectors ``(k, D)``, label probabilities ``(k, V)`` and colours
+        of the segments at ``indices``; it is called once, for the segments that need it: those no
+        object overlaps well, and those of objects with fewer than ``label_views`` votes or seen from
+        a new bearing (a view like the last ones adds little, and the encoder is the costliest step).
+        """
         from memory.perception.geometric import voxel_keys
 
         cfg = self.config
         seg_vox = [np.unique(voxel_keys(g.points, cfg.voxel)) for g in segments]
+        strong = [self._associate(vox, segments[i], None) for i, vox in enumerate(seg_vox)]
+        need = [i for i, oid in enumerate(strong) if oid is None or self._wants_view(self.objects[oid], segments[i], pose)]
+        vectors: list[np.ndarray | None] = [None] * len(segments)
+        probs: list[np.ndarray | None] = [None] * len(segments)
+        colours: list[str] = [""] * len(segments)
+        if need:
+            v, p, c = embed(need)
+            for k, i in enumerate(need):
+                vectors[i], probs[i], colours[i] = v[k], p[k], c[k]
         assignment: dict[int, int] = {}
         touched: dict[int, list[int]] = {}
         for i, vox in enumerate(seg_vox):
-            oid = self._associate(vox, segments[i], vectors[i])
-            if oid is None:
+            oid = self._associate(vox, segments[i], vectors[i]) if vectors[i] is not None else strong[i]
+            if oid is None or oid not in self.objects:
                 oid = self._new(vox, vectors[i], probs[i], colours[i], segments[i], pose, step)
             else:
                 self._absorb(self.objects[oid], vox, vectors[i], probs[i], colours[i], segments[i], pose, step,
@@ -165,7 +183,17 @@ class ObjectFusion:
                 out.append(obj)
         return out
 
-    def _associate(self, vox: np.ndarray, seg, vector: np.ndarray) -> int | None:
+    def _wants_view(self, obj: FusedObject, seg, pose: Pose) -> bool:
+        cfg = self.config
+        if obj.n_votes < cfg.label_views:
+            return True
+        if len(obj.bearings) >= cfg.max_bearings:
+            return False
+        b = self._bearing(pose, seg)
+        return all(abs(wrap_angle(b - x)) >= math.radians(cfg.bearing_deg) for x in obj.bearings)
+
+    def _associate(self, vox: np.ndarray, seg, vector: np.ndarray | None) -> int | None:
+        """The object a segment belongs to: overlap alone (``vector`` None), or overlap with image agreement."""
         cfg = self.config
         lo, hi = np.asarray(seg.segment.bbox_min), np.asarray(seg.segment.bbox_max)
         best: tuple[float, int] | None = None
@@ -174,7 +202,7 @@ class ObjectFusion:
             if shared == 0:
                 continue
             overlap = shared / max(1, min(len(vox), len(obj.voxels)))
-            sim = float(vector @ obj.image_vector) if vector.size else 0.0
+            sim = float(vector @ obj.image_vector) if vector is not None and vector.size else -1.0
             if overlap >= cfg.min_overlap or (overlap >= cfg.weak_overlap and sim >= cfg.min_similarity):
                 score = overlap + 0.5 * sim
                 if best is None or score > best[0]:
@@ -185,10 +213,14 @@ class ObjectFusion:
         oid = self._next
         self._next += 1
         w = self._weight(seg)
+        dim = next((len(o.image_sum) for o in self.objects.values()), 0)
         obj = FusedObject(oid, vox[: self.config.max_voxels] if len(vox) > self.config.max_voxels else vox,
-                          self.config.voxel, np.asarray(probs, dtype=np.float64) * w,
-                          np.asarray(vector, dtype=np.float64).copy(), step, step)
-        obj.bearings.append(self._bearing(pose, seg))
+                          self.config.voxel,
+                          np.zeros(len(self.vocabulary)) if probs is None else np.asarray(probs, np.float64) * w,
+                          np.zeros(dim) if vector is None else np.asarray(vector, dtype=np.float64).copy(), step, step,
+                          n_images=int(vector is not None), n_votes=int(probs is not None))
+        if vector is not None:
+            obj.bearings.append(self._bearing(pose, seg))
         if colour:
             obj.colours[colour] += 1
         self.objects[oid] = obj
@@ -201,12 +233,15 @@ class ObjectFusion:
         if len(union) > cfg.max_voxels:  # keep an even sample: the extent survives, memory stays bounded
             union = union[np.linspace(0, len(union) - 1, cfg.max_voxels).astype(np.int64)]
         obj.set_voxels(union)
-        obj.scores += np.asarray(probs, dtype=np.float64) * self._weight(seg)
-        if colour:
-            obj.colours[colour] += 1
         if first_part:
             obj.n_views += 1
         obj.last_step = step
+        if probs is None or vector is None:
+            return
+        obj.scores += np.asarray(probs, dtype=np.float64) * self._weight(seg)
+        obj.n_votes += 1
+        if colour:
+            obj.colours[colour] += 1
         b = self._bearing(pose, seg)
         if (len(obj.bearings) < cfg.max_bearings
                 and all(abs(wrap_angle(b - x)) >= math.radians(cfg.bearing_deg) for x in obj.bearings)):
@@ -250,8 +285,10 @@ class ObjectFusion:
             if len(keep.bearings) < self.config.max_bearings and all(
                     abs(wrap_angle(b - x)) >= math.radians(self.config.bearing_deg) for x in keep.bearings):
                 keep.bearings.append(b)
-        keep.image_sum += drop.image_sum
+        keep.image_sum = keep.image_sum + drop.image_sum if len(keep.image_sum) == len(drop.image_sum) else (
+            keep.image_sum if len(keep.image_sum) else drop.image_sum)
         keep.n_images += drop.n_images
+        keep.n_votes += drop.n_votes
         del self.objects[drop.id]
         log.debug("fusion: object %d folded into %d", drop.id, keep.id)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ConfigDict
+
 from sim.errors import ConfigError
 
 __all__ = ["SegmenterConfig", "FusionConfig"]
@@ -34,6 +36,7 @@ class SegmenterConfig:
       narrower than ``jamb_width`` are door jambs (a wall's end face).
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     stride: int = 2
     floor_band: float = 0.05
     floor_slope: float = 0.004
@@ -86,8 +89,11 @@ class FusionConfig:
     * ``bearing_deg`` / ``max_bearings`` — image vectors are averaged over views this far apart in
       bearing, at most this many; ``max_voxels`` caps an object's voxel set.
     * ``cut_weight`` — a segment cut by the image border votes for labels with this weight.
+    * ``label_views`` — crops of an object are labelled in every view until it has this many votes;
+      after that only views from a new bearing are (the image encoder is the costliest step).
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     voxel: float = 0.08
     min_overlap: float = 0.25
     weak_overlap: float = 0.08
@@ -99,6 +105,7 @@ class FusionConfig:
     max_bearings: int = 12
     max_voxels: int = 6000
     cut_weight: float = 0.5
+    label_views: int = 4
 
     def __post_init__(self) -> None:
         checks = [
@@ -111,6 +118,7 @@ class FusionConfig:
                                                                           "max_bearings at least 1"),
             (self.max_voxels >= 16, f"max_voxels must be at least 16, got {self.max_voxels}"),
             (0.0 <= self.cut_weight <= 1.0, f"cut_weight must be 0..1, got {self.cut_weight}"),
+            (self.label_views >= 1, f"label_views must be at least 1, got {self.label_views}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -97,14 +97,25 @@ def _vec(k: int) -> np.ndarray:
     return v
 
 
+def _update(fusion: ObjectFusion, segs, vectors, probs, colours, pose: Pose, step: int, asked=None):
+    vectors, probs = np.asarray(vectors), np.asarray(probs)
+
+    def embed(idx):
+        if asked is not None:
+            asked.extend(idx)
+        return vectors[idx], probs[idx], [colours[i] for i in idx]
+
+    return fusion.update(segs, pose, step, embed=embed)
+
+
 def test_fusion_associates_votes_merges_and_retires():
     fusion = ObjectFusion(FusionConfig(min_views=2, ghost_frames=2), VOCAB)
     pose = Pose(0.0, 0.0)
-    f1 = fusion.update([_geo(_box(1, 0, seed=1)), _geo(_box(3, 0, seed=2))], np.stack([_vec(0), _vec(1)]),
+    f1 = _update(fusion, [_geo(_box(1, 0, seed=1)), _geo(_box(3, 0, seed=2))], np.stack([_vec(0), _vec(1)]),
                        np.stack([_probs(0), _probs(1)]), ["red", "white"], pose, 1)
     assert f1.seen == []  # nothing reported after one view
     # the chair again (a vote for 'table' from a worse view), from another bearing
-    f2 = fusion.update([_geo(_box(1.05, 0.02, seed=3)), _geo(_box(1.1, 0.0, seed=4), cut=True)],
+    f2 = _update(fusion, [_geo(_box(1.05, 0.02, seed=3)), _geo(_box(1.1, 0.0, seed=4), cut=True)],
                        np.stack([_vec(0), _vec(0)]), np.stack([_probs(0), _probs(1)]), ["red", "red"],
                        Pose(0.0, 2.0), 2)
     assert len(f2.seen) == 1
@@ -114,16 +125,29 @@ def test_fusion_associates_votes_merges_and_retires():
     assert obj.n_views == 2 and obj.n_images == 2
     # the one-view 'table' is a ghost: retired once unseen for ghost_frames frames
     for step in range(3, 6):
-        fusion.update([_geo(_box(1, 0, seed=step))], _vec(0)[None], _probs(0)[None], ["red"], pose, step)
+        _update(fusion, [_geo(_box(1, 0, seed=step))], _vec(0)[None], _probs(0)[None], ["red"], pose, step)
     assert len(fusion) == 1
     # two objects that grow together become one; the merge is reported
-    fusion.update([_geo(_box(1.45, 0, seed=9))], _vec(2)[None], _probs(2)[None], ["blue"], pose, 6)
-    fusion.update([_geo(_box(1.45, 0, seed=10))], _vec(2)[None], _probs(2)[None], ["blue"], pose, 7)
+    _update(fusion, [_geo(_box(1.45, 0, seed=9))], _vec(2)[None], _probs(2)[None], ["blue"], pose, 6)
+    _update(fusion, [_geo(_box(1.45, 0, seed=10))], _vec(2)[None], _probs(2)[None], ["blue"], pose, 7)
     assert len(fusion) == 2
     big = np.vstack([_box(1.0, 0, seed=11), _box(1.2, 0, seed=12), _box(1.45, 0, seed=13)])
-    frame = fusion.update([_geo(big)], _vec(0)[None], _probs(0)[None], ["red"], pose, 8)
+    frame = _update(fusion, [_geo(big)], _vec(0)[None], _probs(0)[None], ["red"], pose, 8)
     assert len(fusion) == 1 and frame.merged
     assert fusion.label_of(next(iter(fusion.objects.values())))[0] == "chair"
+
+
+def test_fusion_labels_a_known_object_again_only_from_a_new_bearing():
+    fusion = ObjectFusion(FusionConfig(label_views=2, bearing_deg=30.0), VOCAB)
+    asked: list[int] = []
+    for step in range(6):  # the same view over and over: labelled until it has two votes
+        _update(fusion, [_geo(_box(1, 0, seed=step))], _vec(0)[None], _probs(0)[None], ["red"], Pose(0.0, 0.0),
+                step, asked)
+    assert len(asked) == 2
+    _update(fusion, [_geo(_box(1, 0, seed=9))], _vec(0)[None], _probs(0)[None], ["red"], Pose(1.2, 2.0), 7, asked)
+    assert len(asked) == 3  # seen from the side: worth a look
+    (obj,) = fusion.objects.values()
+    assert obj.n_views == 7 and obj.n_votes == 3 and obj.n_images == 2
 
 
 # ------------------------------------------------------------------------------------- the graph follows tracks

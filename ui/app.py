@@ -101,7 +101,10 @@ def run_gui(args: Any) -> int:
     apply_dark_theme(app)
     config = load_lab_config(getattr(args, "config", None))
     win = QtMainWindow(config)
-    win.resize(1600, 1000)
+    screen = app.primaryScreen()
+    avail = screen.availableGeometry() if screen is not None else None
+    # a laptop screen gets the window at its own size (the docks tab and scroll to fit), not 1600×1000
+    win.resize(min(1600, avail.width()) if avail else 1600, min(1000, avail.height()) if avail else 1000)
     win.show()
 
     scene = getattr(args, "scene", None)

@@ -215,11 +215,15 @@ class LabState:
         rows = [(float(x), float(y), elev.get(int(f), 0.0) + lift) for x, y, f in planned or ()]
         return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
 
-    def steps_per_second(self) -> float:
-        if len(self._rate) < 2:
+    def steps_per_second(self, window: float = 2.0) -> float:
+        """Steps per second over the last ``window`` seconds (0 when the robot stands still): samples
+        from before a pause would drag a drive at 21 steps/s down to 1."""
+        now = time.perf_counter()
+        recent = [(t, n) for t, n in self._rate if now - t <= window]
+        if len(recent) < 2:
             return 0.0
-        (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
-        if time.perf_counter() - t1 > 1.0 or t1 <= t0:
+        (t0, s0), (t1, s1) = recent[0], recent[-1]
+        if now - t1 > 1.0 or t1 <= t0:
             return 0.0
         return (s1 - s0) / (t1 - t0)
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from memory.llm import LLMConfig
+from ui.outcomes import world_fields
 from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ class QtControlsPane(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
+        self.first_hint = QLabel("")
+        self.first_hint.setWordWrap(True)
+        self.first_hint.setStyleSheet("color: #8fd0ff; padding: 2px 4px;")
+        self.first_hint.setVisible(False)
+        lay.addWidget(self.first_hint)
         lay.addWidget(self._world_box())
         self.world_hint = QLabel("")
         self.world_hint.setWordWrap(True)
@@ -90,6 +96,9 @@ class QtControlsPane(QWidget):
         self.open_scene_button = QPushButton("Open scene file…")
         self.open_scene_button.setToolTip(".glb / .gltf / .ply / .obj, with an optional *.semantic.json beside it")
         self.open_scene_button.clicked.connect(self.open_scene_requested)
+        self.world_open = QLabel("no world open")
+        self.world_open.setStyleSheet("color: #9aa3b2; font-size: 11px;")
+        self.world_open.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Type", self.world_type)
         form.addRow("Seed", self.seed)
@@ -98,6 +107,7 @@ class QtControlsPane(QWidget):
         buttons.addWidget(self.new_world_button)
         buttons.addWidget(self.open_scene_button)
         v = QVBoxLayout(box)
+        v.addWidget(self.world_open)
         v.addLayout(form)
         v.addLayout(buttons)
         self._on_world_type_change(self.world_type.currentText())
@@ -111,6 +121,7 @@ class QtControlsPane(QWidget):
         self.steps.setToolTip("step budget of one run (pause and start again to go on)")
         self.explore_button = QPushButton("Start")
         self.explore_button.setCheckable(True)
+        self.explore_button.setDefault(True)  # the first thing to do in a new world
         self.explore_button.toggled.connect(self._on_explore_toggle)
         self.step_button = QPushButton("Step")
         self.step_button.clicked.connect(self.step_requested)
@@ -199,6 +210,27 @@ class QtControlsPane(QWidget):
         if size is not None:
             self.size.setValue(size)
 
+    def show_world(self, spec: str, name: str = "") -> None:
+        """Say which world is open and set the fields to it (so New world rebuilds that world, not the
+        fields' defaults); a scene file or an imported memory leaves the fields as they are."""
+        fields = world_fields(spec) if spec else None
+        self.world_open.setText(f"Open: {spec or name or 'no world'}")
+        self.world_open.setToolTip(spec or name)
+        if fields is None or fields[0] not in WORLD_SIZES:
+            return
+        kind, seed, params = fields
+        self.world_type.setCurrentText(kind)
+        if seed is not None:
+            self.seed.setValue(seed)
+        key = WORLD_SIZES[kind][0]
+        if key in params:
+            self.size.setValue(params[key])
+
+    def set_first_hint(self, text: str | None) -> None:
+        """A one-line lead for a first-time user (None hides it)."""
+        self.first_hint.setText(text or "")
+        self.first_hint.setVisible(bool(text))
+
     def speed_value(self) -> float:
         v = self.speed.value()
         return 0.0 if v >= SPEED_MAX else float(v)
@@ -231,7 +263,9 @@ class QtControlsPane(QWidget):
             b.setEnabled(not exploring and self.explore_button.isEnabled())
 
     def set_memory_path(self, path: str | None) -> None:
-        self.memory_label.setText(path or "no memory file (use Save as…)")
+        # the file name only: a long path with no spaces to wrap at would widen the whole dock
+        name = path.replace("\\", "/").rsplit("/", 1)[-1] if path else ""
+        self.memory_label.setText(f"File: {name}" if path else "no memory file (use Save as…)")
         self.memory_label.setToolTip(path or "")
 
     # ------------------------------------------------------------------ handlers

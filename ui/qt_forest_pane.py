@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QSplitter,
     QTextBrowser,
     QTreeView,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.snapshots import LEVEL_COLOURS, OBJECT_COLOUR, PLACE_COLOUR, ForestTree
 from ui.jobs import NodeDetails
+from ui.outcomes import plain_name
 from ui.qt_util import QtImageLabel
 
 log = logging.getLogger(__name__)
@@ -138,12 +140,13 @@ class ForestTreeModel(QAbstractItemModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return node.name
+                return plain_name(node.name, node.level_name, node.kind)
             if col == 1:
                 return f"L{node.level} {node.level_name}" if node.level else node.kind
             return str(node.n_leaves)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{node.name}\n\n{node.summary}" if node.summary else node.name
+            name = plain_name(node.name, node.level_name, node.kind)
+            return f"{name}\n\n{node.summary}" if node.summary else name
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             if node.level > 0:
                 return _qcolor(LEVEL_COLOURS.get(node.level, (0.8, 0.8, 0.8, 1.0)))
@@ -206,13 +209,16 @@ class QtForestPane(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentChanged.connect(self._on_current_change)
         self.title = QLabel("Select a node")
-        self.title.setWordWrap(True)
+        # one line, cut with "…" (full text as tooltip): a wrapped title overlapped the Members label
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.title.setStyleSheet("font-weight: 600; font-size: 13px;")
         self.image = QtImageLabel("no picture")
-        self.image.setMinimumHeight(90)
+        self.image.setMinimumHeight(60)
         self.summary = QTextBrowser()
         self.summary.setOpenLinks(False)
+        self.summary.setMinimumHeight(40)
         self.members = QListWidget()
+        self.members.setMinimumHeight(40)
         self.members.itemActivated.connect(self._on_member_activate)
         self.members.itemDoubleClicked.connect(self._on_member_activate)
         self.image.setMinimumWidth(120)
@@ -309,7 +315,7 @@ class QtForestPane(QWidget):
         tree = self.model.tree
         if tree is not None and nid in tree.nodes:
             n = tree.nodes[nid]
-            self.title.setText(n.name)
+            self._set_title(plain_name(n.name, n.level_name, n.kind))
             self.summary.setPlainText(n.summary)
         self.node_selected.emit(nid)
 
@@ -324,21 +330,36 @@ class QtForestPane(QWidget):
             self.node_selected.emit(nid)
 
     # ------------------------------------------------------------------ details
+    def _set_title(self, text: str) -> None:
+        self._title_text = text
+        self.title.setToolTip(text)
+        self._elide_title()
+
+    def _elide_title(self) -> None:
+        text = getattr(self, "_title_text", self.title.text())
+        width = max(40, self.title.width() - 4)
+        self.title.setText(self.title.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, width))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide_title()
+
     def show_details(self, details: NodeDetails | None) -> None:
         """Show the picture, summary and members of a node (fetched by the worker)."""
         self.members.clear()
         if details is None:
-            self.title.setText("Select a node")
+            self._set_title("Select a node")
             self.summary.clear()
             self.image.set_image(None)
             self.image.setVisible(True)
             return
-        self.title.setText(f"{details.title}  ·  {details.level}")
+        self._set_title(f"{plain_name(details.title)}  ·  {details.level}")
         self.summary.setPlainText(details.summary)
         self.image.set_image(details.image)
         # no picture (imported memories, street view): the caption takes the picture's place
         self.image.setVisible(details.image is not None)
         for mid, name in details.members:
-            item = QListWidgetItem(f"{name}  ({mid})")
+            item = QListWidgetItem(plain_name(name, kind=mid.split("/", 1)[0].replace("obj", "object")))
             item.setData(NODE_ID_ROLE, mid)
+            item.setToolTip(mid)
             self.members.addItem(item)

@@ -23,12 +23,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
+    QScrollArea,
     QTextEdit,
     QWidget,
 )
@@ -38,11 +37,15 @@ from app.session import NO_WORLD, NoWorld
 from sim.spec import MESH_SUFFIXES as _MESH_SUFFIXES
 from ui import jobs, services
 from ui.lab_state import LabState, MapSnapshot, SessionFrame
+from ui.outcomes import explore_outcome, nav_outcome
+from ui.qt_activity import QtActivityLog
 from ui.qt_camera_pane import QtCameraPane
 from ui.qt_controls import QtControlsPane, QtLLMDialog
 from ui.qt_forest_pane import QtForestPane
+from ui.qt_help import FIRST_HINT, HOW_TO_HTML, QtHelpDialog, shortcuts_html
 from ui.qt_map_pane import QtMapPane
 from ui.qt_query_pane import QtQueryPane, QtViewPicker
+from ui.qt_status import QtStatusLine
 from ui.qt_util import show_error
 from ui.worker import Job, QtSessionController
 
@@ -53,6 +56,7 @@ __all__ = ["QtMainWindow"]
 _KEYS = {Qt.Key.Key_W: "forward", Qt.Key.Key_Up: "forward", Qt.Key.Key_S: "backward", Qt.Key.Key_Down: "backward",
          Qt.Key.Key_A: "left", Qt.Key.Key_Left: "left", Qt.Key.Key_D: "right", Qt.Key.Key_Right: "right"}
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QAbstractSpinBox, QComboBox, QAbstractItemView)
+COMPACT_HEIGHT = 900  # window heights below this tab the camera and forest docks
 _EXCLUSIVE_KINDS = ("world", "open", "explore", "step", "go", "scenario", "save", "save_as", "refresh")
 
 
@@ -72,12 +76,23 @@ class QtMainWindow(QMainWindow):
         self.controls = QtControlsPane()
         self.query_pane = QtQueryPane()
         self.forest_pane = QtForestPane()
+        self.activity = QtActivityLog()
         self.setCentralWidget(self.map_pane)
         self.docks: dict[str, QDockWidget] = {}
-        self._dock("Controls", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        # the controls scroll rather than push the window past a laptop screen's height
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.controls)
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + 14)
+        self._dock("Controls", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Camera", self.camera_pane, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Activity", self.activity, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Query", self.query_pane, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Forest", self.forest_pane, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Camera"], self.docks["Activity"])
+        self.docks["Camera"].raise_()
         self._laid_out = False
         self._build_status_bar()
         self._build_menus()
@@ -88,11 +103,13 @@ class QtMainWindow(QMainWindow):
         self.memory_path: str | None = None
         self.last_result: dict[str, Any] = {}
         self._explore_job: Job | None = None
+        self._explore_budget: int | None = None
         self._teleop_pending = 0
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._on_fps_tick)
         self._fps_timer.start(500)
         self.query_pane.set_features(services.missing("query"), services.missing("navigation"))
+        self.controls.set_first_hint(FIRST_HINT)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -108,24 +125,11 @@ class QtMainWindow(QMainWindow):
         self.docks[title] = d
 
     def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(True)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
+        self.status_line = QtStatusLine(self.statusBar(), self.activity)
+        st = self.status_line
+        self.progress, self.cancel_button, self.result_line = st.progress, st.cancel_button, st.result_line
+        self.levels_label, self.coverage_label, self.fps_label = st.levels_label, st.coverage_label, st.fps_label
         self.cancel_button.clicked.connect(self._on_cancel_click)
-        self.fps_label = QLabel("3D — fps")
-        self.levels_label = QLabel("no memory")
-        self.coverage_label = QLabel("")
-        for w in (self.levels_label, self.coverage_label, self.fps_label):
-            w.setStyleSheet("padding: 0 8px; color: #b8c0cc;")
-        sb.addPermanentWidget(self.levels_label)
-        sb.addPermanentWidget(self.coverage_label)
-        sb.addPermanentWidget(self.fps_label)
-        sb.addPermanentWidget(self.progress)
-        sb.addPermanentWidget(self.cancel_button)
 
     def _action(self, menu, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
         a = QAction(text, self)
@@ -169,6 +173,9 @@ class QtMainWindow(QMainWindow):
         self._action(v, "Fit 3D view", self.map_pane.fit_view, "F")
         self._action(v, "Refresh forest summaries", self._on_refresh_click, "F5")
         h = mb.addMenu("&Help")
+        self._action(h, "How to…", self._on_howto_click, "F1")
+        self._action(h, "Keyboard shortcuts", self._on_shortcuts_click)
+        h.addSeparator()
         self._action(h, "About", self._on_about_click)
 
     def _wire(self) -> None:
@@ -229,6 +236,10 @@ class QtMainWindow(QMainWindow):
             self.controls.set_exploring(False)
             return None
         self.controls.set_exploring(True)
+        self.controls.set_first_hint(None)
+        if self.controls.steps.value() != steps:
+            self.controls.steps.setValue(steps)  # the Steps field shows the budget this run has
+        self._explore_budget = steps
         self._explore_job = self._submit("explore", jobs.explore, "exploring", paced=paced, steps=steps)
         return self._explore_job
 
@@ -282,23 +293,19 @@ class QtMainWindow(QMainWindow):
     # ------------------------------------------------------------------ worker signals
     def _on_job_start(self, job: Job) -> None:
         if job.exclusive:
-            self.progress.setVisible(True)
-            self.progress.setRange(0, 0)
-            self.cancel_button.setVisible(True)
-            self.statusBar().showMessage(job.title + "…")
+            self.status_line.job_started(job.title)
+
+    def report(self, text: str, kind: str = "info") -> None:
+        """Keep ``text`` as the last result (status bar) and in the activity log (``kind``: info, done,
+        error)."""
+        self.status_line.report(text, kind)
 
     def _on_job_progress(self, job: Job, p) -> None:
-        if p.total:
-            self.progress.setRange(0, int(p.total))
-            self.progress.setValue(int(p.done))
-        else:
-            self.progress.setRange(0, 0)
-        self.statusBar().showMessage(f"{job.title}: {p.message}" if p.message else job.title)
+        self.status_line.job_progress(job.kind, job.title, p.done, p.total, p.message)
 
     def _end_job(self, job: Job) -> None:
         if job.exclusive and not any(j.exclusive for j in self.controller.running.values()):
-            self.progress.setVisible(False)
-            self.cancel_button.setVisible(False)
+            self.status_line.jobs_ended()
         if job.kind == "teleop":
             self._teleop_pending = max(0, self._teleop_pending - 1)
         if job.kind == "explore" and job is self._explore_job:
@@ -313,10 +320,8 @@ class QtMainWindow(QMainWindow):
         kind = job.kind
         if kind in ("world", "open"):
             self._on_world_change(result)
-        elif kind in ("explore", "step") and result is not None:
-            ep = result.episode
-            self.statusBar().showMessage(f"explored {ep.steps} steps ({ep.stop_reason}); "
-                                         f"{result.stats['objects']} objects, {result.stats['rooms']} rooms", 8000)
+        elif kind == "explore" and result is not None:
+            self.report(explore_outcome(result, self._explore_budget), "done")
         elif kind == "details":
             if result.id == self.forest_pane.selected or result.id == self.map_pane.selected:
                 self.forest_pane.show_details(result)
@@ -329,15 +334,17 @@ class QtMainWindow(QMainWindow):
                 self._on_node_select(str(hits[0]["id"]))
                 self.forest_pane.select_node(str(hits[0]["id"]))
         elif kind == "go":
-            self.statusBar().showMessage(f"navigation: {getattr(result, 'stop_reason', result)}", 8000)
+            ok = bool(getattr(result, "success", False))
+            self.report(nav_outcome(result) if hasattr(result, "stop_reason") else f"navigation: {result}",
+                        "done" if ok else "error")
         elif kind in ("save", "save_as"):
             self.memory_path = result
             self.controls.set_memory_path(result)
-            self.statusBar().showMessage(f"memory saved to {result}", 6000)
+            self.report(f"Memory saved to {result}", "done")
             self._update_title()
         elif kind == "scenario":
             report = services.report_path(result)
-            self.statusBar().showMessage(f"scenario finished; report {report}", 8000)
+            self.report(f"Scenario finished; report {report}", "done")
             if report is not None and report.exists():
                 QDesktopServices.openUrl(QUrl.fromLocalFile(str(report.resolve())))
         self.job_done.emit(kind, result)
@@ -348,7 +355,7 @@ class QtMainWindow(QMainWindow):
             self.statusBar().showMessage(str(error), 8000)
             self.job_error.emit(job.kind, str(error))
             return
-        self.statusBar().showMessage(f"{job.title} failed: {error}", 10000)
+        self.report(f"{job.title.capitalize()} failed: {error}", "error")
         from sim.errors import LabError
 
         details = "" if isinstance(error, LabError) else job.error_trace
@@ -357,7 +364,7 @@ class QtMainWindow(QMainWindow):
 
     def _on_job_cancel(self, job: Job) -> None:
         self._end_job(job)
-        self.statusBar().showMessage(f"{job.title}: cancelled", 5000)
+        self.report(f"{job.title.capitalize()}: cancelled")
         self.job_done.emit(job.kind, None)
 
     def _on_world_change(self, info: jobs.WorldInfo) -> None:
@@ -370,12 +377,15 @@ class QtMainWindow(QMainWindow):
         self.query_pane.set_no_world(no_world)
         self.forest_pane.set_tree(None)
         self.map_pane.highlight(None)
+        self.controls.show_world(info.scene, info.name)
         self._update_title()
         if info.has_world:
-            self.statusBar().showMessage(f"opened {info.scene}", 6000)
+            floors = f", {info.floors} floors" if info.floors > 1 else ""
+            self.report(f"Opened {info.scene}{floors}" + (f" with {Path(info.memory_path).name}"
+                                                         if info.memory_path else ""))
         else:
-            self.statusBar().showMessage(f"opened {info.name} — no world: its graph and forest are shown where they "
-                                         "were recorded; ask it anything, open a scene to drive", 15000)
+            self.report(f"Opened {info.name} — no world: its graph and forest are shown where they were recorded; "
+                        "ask it anything, open a scene to drive")
 
     def _update_title(self) -> None:
         info = self.world
@@ -389,17 +399,7 @@ class QtMainWindow(QMainWindow):
     def _on_frame_change(self, frame: SessionFrame) -> None:
         self.frame = frame
         self.camera_pane.set_frame(frame)
-        levels = frame.stats.get("levels", {})
-        self.levels_label.setText("nodes  " + "  ".join(f"L{k} {v}" for k, v in sorted(levels.items())))
-        if not frame.has_world:
-            name = Path(frame.memory_path).name if frame.memory_path else "memory"
-            self.coverage_label.setText(f"{name}  ·  no world")
-            self.coverage_label.setToolTip(NO_WORLD)
-            return
-        self.coverage_label.setToolTip("")
-        cov = f"coverage {frame.coverage:.0%}" if frame.coverage is not None else "coverage —"
-        rate = f"  ·  {frame.steps_per_second:.0f} steps/s" if frame.steps_per_second > 0 else ""
-        self.coverage_label.setText(f"step {frame.step}  ·  {cov}{rate}")
+        self.status_line.set_frame(frame)
 
     def _on_map_change(self, snap: MapSnapshot) -> None:
         self.snapshot = snap
@@ -407,11 +407,9 @@ class QtMainWindow(QMainWindow):
         self.forest_pane.set_tree(snap.tree)
 
     def _on_fps_tick(self) -> None:
-        fps = self.map_pane.view.fps()
         n = len(self.snapshot.cloud) if self.snapshot is not None else 0
         ms = self.map_pane.view.paint_ms
-        rate = f"3D {fps:.0f} fps ({ms[-1]:.0f} ms/frame)" if fps and ms else "3D idle"
-        self.fps_label.setText(f"{rate}  ·  {n / 1000:.1f}k points")
+        self.status_line.set_fps(self.map_pane.view.fps(), ms[-1] if ms else None, n)
 
     # ------------------------------------------------------------------ handlers
     def _on_node_select(self, node_id: str) -> None:
@@ -437,8 +435,14 @@ class QtMainWindow(QMainWindow):
         if path:
             self.new_world(path)
 
+    def _memory_dir(self) -> Path:
+        """Where Open and Save as start: the open memory's folder, else the autosave folder."""
+        if self.memory_path:
+            return Path(self.memory_path).parent
+        return self.state.autosave_dir
+
     def _on_open_memory_click(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open memory", str(self.state.autosave_dir), "Memory (*.db)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open memory", str(self._memory_dir()), "Memory (*.db)")
         if path:
             self.open_memory(path)
 
@@ -449,7 +453,9 @@ class QtMainWindow(QMainWindow):
         self._submit("save", jobs.save_memory, "saving the memory")
 
     def _on_save_as_click(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save memory as", str(Path.home() / "memory.db"), "Memory (*.db)")
+        name = Path(self.memory_path).name if self.memory_path else (self.world.name if self.world else "memory")
+        name = name if name.endswith(".db") else f"{name}.db"
+        path, _ = QFileDialog.getSaveFileName(self, "Save memory as", str(self._memory_dir() / name), "Memory (*.db)")
         if path:
             self.save_memory_as(path if path.endswith(".db") else path + ".db")
 
@@ -481,6 +487,13 @@ class QtMainWindow(QMainWindow):
             if chosen is not None:
                 self.query_pane.set_query_image(chosen[1], chosen[0])
 
+    def _on_howto_click(self) -> None:
+        QtHelpDialog("How to use Embodied-RAG Lab", HOW_TO_HTML, self).show()
+
+    def _on_shortcuts_click(self) -> None:
+        actions = [a for m in self.menuBar().findChildren(QMenu) for a in m.actions()]
+        QtHelpDialog("Keyboard shortcuts", shortcuts_html(dict.fromkeys(actions)), self).show()
+
     def _on_about_click(self) -> None:
         QMessageBox.about(self, "Embodied-RAG Lab", "A robot explores 3D worlds and builds a non-parametric memory "
                           "(topological graph + semantic forest) that answers questions and sends it back.")
@@ -492,13 +505,24 @@ class QtMainWindow(QMainWindow):
             QTimer.singleShot(0, self.default_layout)
 
     def default_layout(self) -> None:
-        """Controls and camera on the left, query over forest on the right, the 3D map between."""
-        h = max(600, self.height() - 60)
-        self.resizeDocks([self.docks["Controls"], self.docks["Query"]], [330, 450], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Controls"], self.docks["Camera"]], [int(h * 0.52), int(h * 0.48)],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Query"], self.docks["Forest"]], [int(h * 0.45), int(h * 0.55)],
-                         Qt.Orientation.Vertical)
+        """Controls over camera (activity as its tab) on the left, query over forest on the right, the
+        3D map between; on a laptop screen (under ~900 px high) camera and forest become tabs beside
+        controls and query, so that every control keeps its full size."""
+        d = self.docks
+        compact = self.height() < COMPACT_HEIGHT
+        if compact:
+            self.tabifyDockWidget(d["Controls"], d["Camera"])
+            self.tabifyDockWidget(d["Camera"], d["Activity"])
+            self.tabifyDockWidget(d["Query"], d["Forest"])
+            d["Controls"].raise_()
+            d["Query"].raise_()
+        side = max(300, min(450, self.width() // 4))
+        self.resizeDocks([d["Controls"], d["Query"]], [min(330, side), side], Qt.Orientation.Horizontal)
+        if not compact:
+            h = max(600, self.height() - 60)
+            self.resizeDocks([d["Controls"], d["Camera"]], [int(h * 0.52), int(h * 0.48)], Qt.Orientation.Vertical)
+            self.resizeDocks([d["Query"], d["Forest"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+        self.controls.explore_button.setFocus()  # Start is the first thing to do (Space or Enter presses it)
 
     # ------------------------------------------------------------------ keys, closing
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override

@@ -16,19 +16,20 @@ import numpy as np
 import pyqtgraph.opengl as gl
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont, QVector3D
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.snapshots import LEVEL_COLOURS, OBJECT_COLOUR, PLACE_COLOUR, ForestTree, display_position
 from memory.types import LEVEL_NAMES
 from ui import open3d_viewer
 from ui.lab_state import MapSnapshot
+from ui.outcomes import is_internal_id
 
 log = logging.getLogger(__name__)
 
 __all__ = ["QtMapPane", "LAYERS", "QtGLView", "grid_spacing", "marker_size"]
 
 LAYERS = ("cloud", "graph", "forest", "robot", "hits", "path")
-_LAYER_LABELS = {"cloud": "Point cloud", "graph": "Graph", "forest": "Forest", "robot": "Robot", "hits": "Hits",
+_LAYER_LABELS = {"cloud": "Cloud", "graph": "Graph", "forest": "Forest", "robot": "Robot", "hits": "Hits",
                  "path": "Path"}
 
 
@@ -134,17 +135,24 @@ class QtMapPane(QWidget):
         self.toggles: dict[str, QCheckBox] = {}
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 4, 6, 0)
+        bar.setSpacing(2)  # the bar sets the 3D pane's minimum width: it must fit a 1280-pixel screen
+        tips = {"cloud": "the fused point cloud", "graph": "the topological graph (views, objects)",
+                "forest": "the semantic forest above the map", "robot": "the robot and its trail",
+                "hits": "the last query's hits", "path": "the planned route"}
         for name in LAYERS:
             box = QCheckBox(_LAYER_LABELS[name])
             box.setChecked(True)
-            box.setToolTip(f"show or hide the {_LAYER_LABELS[name].lower()} layer")
+            box.setToolTip(f"show or hide {tips[name]}")
             box.toggled.connect(lambda on, n=name: self._on_layer_change(n, on))
             self.toggles[name] = box
             bar.addWidget(box)
         bar.addStretch(1)
-        self.fit_button = QPushButton("Fit view")
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit view")
+        self.fit_button.setToolTip("frame the whole world (F)")
         self.fit_button.clicked.connect(self.fit_view)
-        self.open3d_button = QPushButton("Open in Open3D")
+        self.open3d_button = QToolButton()
+        self.open3d_button.setText("Open3D…")
         self.open3d_button.setToolTip("show the current map in Open3D's own viewer (a separate window)")
         self.open3d_button.clicked.connect(self._on_open3d_click)
         self.open3d_button.setEnabled(False)
@@ -297,6 +305,8 @@ class QtMapPane(QWidget):
         self._labels = []
         small = QFont("DejaVu Sans", 8)
         for lab in snap.forest.labels:
+            if is_internal_id(lab.text):
+                continue  # a cluster not summarised yet: its id means nothing to a reader
             self._labels.append(gl.GLTextItem(pos=lab.position, text=lab.text, color=QColor(200, 220, 255), font=small))
         for label in self._labels:
             self.view.addItem(label)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from sim.errors import LabError
 from ui.jobs import QueryOutcome
-from ui.qt_util import QtImageLabel, load_image, show_error, to_pixmap
+from ui.qt_util import LINK_COLOUR, QtImageLabel, load_image, show_error, to_pixmap
 from ui.services import QueryParams
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,21 @@ def _quote(hit: dict | None, answer: str) -> str:
         return ""
     name = html.escape(str(hit.get("name") or hit.get("id")))
     return (f'<blockquote style="color:#c8cdd6; margin-left:8px"><i>“{html.escape(_clip(text, 400))}”</i>'
-            f'<br><span style="color:#8a909c">— {name}, {html.escape(str(hit.get("id")))}</span></blockquote>')
+            f'<br><span style="color:#9aa1ad">— {name}</span></blockquote>')
+
+
+def _hit_name(hit: dict) -> str:
+    """A hit's name for people: never an internal id such as ``cluster/4/0`` (its level instead)."""
+    name = str(hit.get("name") or "")
+    if name and not re.match(r"^(cluster|place|obj)/", name):
+        return name
+    return str(hit.get("label") or "") or _hit_kind(hit)
+
+
+def _hit_kind(hit: dict) -> str:
+    kind = str(hit.get("kind") or "")
+    level = int(hit.get("level") or 0)
+    return {"place": "view", "object": "object"}.get(kind) or (f"level {level} region" if level else "node")
 
 
 class QtImageDrop(QtImageLabel):
@@ -138,7 +152,7 @@ class QtQueryPane(QWidget):
         self.text.setClearButtonEnabled(True)
         self.text.returnPressed.connect(self._on_ask_click)
         self.ask_button = QPushButton("Ask")
-        self.ask_button.setDefault(True)
+        self.ask_button.setAutoDefault(False)  # Enter in the text box asks; Start is the window's default
         self.ask_button.clicked.connect(self._on_ask_click)
         row = QHBoxLayout()
         row.addWidget(self.text, 1)
@@ -167,22 +181,30 @@ class QtQueryPane(QWidget):
         self.pick_view_button.clicked.connect(self.pick_view_requested)
         self.clear_image_button = QPushButton("Clear")
         self.clear_image_button.clicked.connect(lambda: self.set_query_image(None))
-        img_buttons = QVBoxLayout()
+        # the image well takes room only when it holds a query image (drops land on the whole pane)
+        img_buttons = QHBoxLayout()
+        img_buttons.addWidget(QLabel("Image"))
         for b in (self.open_image_button, self.pick_view_button, self.clear_image_button):
             img_buttons.addWidget(b)
         img_buttons.addStretch(1)
-        img_row = QHBoxLayout()
-        img_row.addWidget(self.image_well, 1)
+        img_row = QVBoxLayout()
         img_row.addLayout(img_buttons)
+        img_row.addWidget(self.image_well)
+        self.image_well.setVisible(False)
+        self.clear_image_button.setEnabled(False)
+        self.setAcceptDrops(True)
         self.answer = QTextBrowser()
         self.answer.setOpenLinks(False)
         self.answer.anchorClicked.connect(lambda url: self.hit_selected.emit(url.toString()))
         self.answer.setPlaceholderText("The answer appears here, with the memory nodes it cites.")
         self.answer.setMinimumHeight(70)
+        self.answer.document().documentLayout().documentSizeChanged.connect(self._on_answer_size_change)
         self.hits = QListWidget()
         self.hits.setIconSize(QSize(64, 48))
         self.hits.setWordWrap(True)
         self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hits.setMinimumHeight(90)
+        self.hits.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.hits.currentItemChanged.connect(self._on_hit_change)
         self.go_button = QPushButton("Go there")
         self.go_button.setEnabled(False)
@@ -197,11 +219,11 @@ class QtQueryPane(QWidget):
         lay.addLayout(row)
         lay.addLayout(opts)
         lay.addLayout(img_row)
-        lay.addWidget(self.answer, 2)
+        lay.addWidget(self.answer, 0)
         hits_label = QLabel("Ranked hits")
         hits_label.setStyleSheet("color: #9aa3b2;")
         lay.addWidget(hits_label)
-        lay.addWidget(self.hits, 3)
+        lay.addWidget(self.hits, 1)
         lay.addLayout(bottom)
         self._nav_missing: str | None = None
         self._no_world: str | None = None
@@ -247,6 +269,19 @@ class QtQueryPane(QWidget):
         self.query_image = image
         self.image_well.set_image(image)
         self.image_well.setToolTip(label)
+        self.image_well.setVisible(image is not None)
+        self.clear_image_button.setEnabled(image is not None)
+
+    def _on_answer_size_change(self, size) -> None:
+        # the answer grows with its text, up to about half the pane; past that it scrolls
+        want = int(size.height()) + 2 * self.answer.frameWidth() + 6
+        self.answer.setMinimumHeight(max(70, min(want, max(140, self.height() // 2))))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.image_well.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.image_well.dropEvent(event)
 
     # ------------------------------------------------------------------ handlers
     def _on_ask_click(self) -> None:
@@ -283,13 +318,14 @@ class QtQueryPane(QWidget):
         r = outcome.response
         self.response = r
         hits = r.get("hits") or []
-        cited = "".join(f'<li><a href="{html.escape(str(h["id"]))}">{html.escape(str(h.get("name") or h["id"]))}</a>'
-                        f' <span style="color:#8a909c">{html.escape(str(h["id"]))}</span></li>' for h in hits[:5])
+        cited = "".join(f'<li><a style="color:{LINK_COLOUR}" href="{html.escape(str(h["id"]))}">'
+                        f'{html.escape(_hit_name(h))}</a> <span style="color:#9aa1ad">{_hit_kind(h)}</span></li>'
+                        for h in hits[:5])
         qtype = html.escape(str(r.get("query_type") or ""))
         answer = str(r.get("answer") or "")
         self.answer.setHtml(f'<p style="font-size:13px">{html.escape(answer)}</p>'
                             + _quote(hits[0] if hits else None, answer)
-                            + (f'<p style="color:#8a909c">{qtype} query · {r.get("latency_ms", 0):.0f} ms</p>'
+                            + (f'<p style="color:#9aa1ad">{qtype} query · {r.get("latency_ms", 0):.0f} ms</p>'
                                if qtype else "")
                             + (f"<p><b>Cited nodes</b></p><ul>{cited}</ul>" if cited else ""))
         self.hits.blockSignals(True)
@@ -299,7 +335,7 @@ class QtQueryPane(QWidget):
             im = outcome.thumbnails.get(hid)
             # no picture (imported memories, street view): more of the caption where the thumbnail would be
             caption = _clip(str(h.get("text") or ""), 90 if im is not None else CAPTION_CHARS)
-            item = QListWidgetItem(f"{rank}. {h.get('name') or hid}   [{h.get('score', 0):.2f}]\n{caption}")
+            item = QListWidgetItem(f"{rank}. {_hit_name(h)}   [{h.get('score', 0):.2f}]\n{caption}")
             item.setData(HIT_ID_ROLE, hid)
             item.setToolTip(str(h.get("text") or hid))
             if im is not None:

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QSizePolicy, QW
 
 log = logging.getLogger(__name__)
 
-__all__ = ["to_qimage", "to_pixmap", "load_image", "apply_dark_theme", "show_error", "QtImageLabel"]
+__all__ = ["to_qimage", "to_pixmap", "load_image", "apply_dark_theme", "show_error", "QtImageLabel", "LINK_COLOUR",
+           "BASE_COLOUR", "contrast_ratio"]
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -49,11 +50,26 @@ def load_image(path: str | Path) -> np.ndarray:
         raise LabError(f"cannot read image {path}: {e}") from None
 
 
+LINK_COLOUR = "#8cc8ff"  # links on the dark base: contrast 8.2:1 (WCAG AA asks 4.5:1)
+BASE_COLOUR = "#262930"
+
+
+def contrast_ratio(fg: str, bg: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+    def luminance(c: str) -> float:
+        rgb = [int(c.lstrip("#")[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
 def apply_dark_theme(app: QApplication) -> None:
     """A dark Fusion palette (napari-like), easy on the eyes beside a 3D view."""
     app.setStyle("Fusion")
     p = QPalette()
-    base, window, text, mid = QColor(38, 41, 48), QColor(49, 53, 62), QColor(225, 228, 234), QColor(72, 77, 88)
+    base, window, text, mid = QColor(BASE_COLOUR), QColor(49, 53, 62), QColor(225, 228, 234), QColor(72, 77, 88)
     p.setColor(QPalette.ColorRole.Window, window)
     p.setColor(QPalette.ColorRole.WindowText, text)
     p.setColor(QPalette.ColorRole.Base, base)
@@ -67,6 +83,8 @@ def apply_dark_theme(app: QApplication) -> None:
     p.setColor(QPalette.ColorRole.Highlight, QColor(70, 130, 220))
     p.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
     p.setColor(QPalette.ColorRole.PlaceholderText, QColor(140, 146, 158))
+    p.setColor(QPalette.ColorRole.Link, QColor(LINK_COLOUR))
+    p.setColor(QPalette.ColorRole.LinkVisited, QColor("#c9b0ff"))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 125, 135))
     app.setPalette(p)

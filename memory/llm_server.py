@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import http.client
 import importlib.util
 import json
 import logging
@@ -26,11 +25,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from memory.errors import LLMServerError
 from memory.llm import LLMConfig
@@ -204,17 +203,14 @@ class LocalLLMServer:
                                      f"{self.start_timeout_s:g} s: {self._last_log_line()}")
 
     def _wait_health(self, deadline: float) -> None:
-        parts = urlsplit(self._address)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # our own child: never via a proxy
         while True:
-            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=2.0)
-            try:
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
+            try:  # 503 while the model loads (an HTTPError), 200 once it serves
+                with direct.open(self._address + "/health", timeout=2.0) as resp:
+                    if resp.status == 200:
+                        return
+            except (OSError, ValueError):  # urllib.error.URLError is an OSError
                 pass
-            finally:
-                conn.close()
             if time.monotonic() > deadline:
                 raise LLMServerError(f"the LLM server at {self._address} did not report healthy within "
                                      f"{self.start_timeout_s:g} s")

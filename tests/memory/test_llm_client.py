@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,6 +198,8 @@ def free_port() -> int:
 
 
 def test_connection_refused_is_unavailable_and_fast():
+    import openai  # noqa: F401 - its one-time import (seconds on a busy machine) is not the call's time
+
     url = f"http://127.0.0.1:{free_port()}/v1"
     client = ChatClient(LLMConfig(base_url=url, retries=1, backoff_s=0.05, api_key_env=""))
     t0 = time.monotonic()
@@ -293,6 +296,52 @@ def test_client_errors_are_not_retried(fake):
     assert e.value.status == 400 and e.value.attempts == 1 and len(server.requests) == 1
 
 
+def test_an_unknown_model_lists_what_the_server_has(fake):
+    server = fake(Reply(status=404, body={"error": {"message": "model 'llava' not found"}}),
+                  Reply(body={"object": "list", "data": [{"id": m} for m in ("qwen", "smol", "phi", "gemma")]}))
+    with pytest.raises(LLMBadResponse) as e:
+        ChatClient(server.config(model="llava", retries=2)).chat(HELLO)
+    assert str(e.value) == (f"{server.base_url}/chat/completions: the server has no model 'llava'; it offers "
+                            "qwen, smol, phi, gemma")
+    assert e.value.status == 404 and [r[1] for r in server.requests] == ["/v1/chat/completions", "/v1/models"]
+
+
+def test_a_rejected_request_without_a_key_says_none_was_sent(fake):
+    server = fake(Reply(status=401, body={"error": {"message": "Incorrect API key provided: no-key"}}))
+    with pytest.raises(LLMBadResponse, match=r"HTTP 401 Unauthorized \(no API key was sent: set the variable named "
+                                             r"by llm.api_key_env, or llm.api_key\): Incorrect API key") as e:
+        ChatClient(server.config(retries=2)).chat(HELLO)
+    assert e.value.attempts == 1 and len(server.requests) == 1
+
+
+def test_a_server_that_ignores_stream_answers_in_one_piece(fake):
+    server = fake(Reply(body=completion("all at once")))
+    tokens: list[str] = []
+    r = ChatClient(server.config()).chat(HELLO, stream=True, on_token=tokens.append)
+    assert tokens == ["all at once"] and (r.text, r.finish_reason) == ("all at once", "stop")
+
+
+def test_an_error_event_mid_stream_is_a_bad_response(fake):
+    events = [b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n',
+              b'data: {"error":{"message":"context window exceeded","type":"server_error"}}\n\n']
+    server = fake(Reply(events=events))
+    tokens: list[str] = []
+    with pytest.raises(LLMBadResponse, match="reported an error mid-stream: context window exceeded") as e:
+        ChatClient(server.config(retries=2)).chat(HELLO, stream=True, on_token=tokens.append)
+    assert tokens == ["Hi"] and e.value.attempts == 1 and len(server.requests) == 1
+
+
+def test_importing_the_client_does_not_import_openai():
+    import subprocess
+    import sys
+
+    code = "import sys, memory.llm; print('openai' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=root)
+    assert out.stdout.strip() == "False"
+
+
 def test_api_key_from_the_environment_and_request_body(fake, monkeypatch):
     monkeypatch.setenv("LAB_TEST_LLM_KEY", "sk-test-123")
     server = fake(Reply(body=completion()))
@@ -304,7 +353,7 @@ def test_api_key_from_the_environment_and_request_body(fake, monkeypatch):
     assert (r.text, r.model, r.usage["total_tokens"]) == ("hi there", "fake-model", 5)
     method, path, headers, body = server.requests[0]
     assert (method, path) == ("POST", "/v1/chat/completions")
-    assert headers["Authorization"] == "Bearer sk-test-123"
+    assert {k.lower(): v for k, v in headers.items()}["authorization"] == "Bearer sk-test-123"
     sent = json.loads(body)
     assert (sent["model"], sent["max_tokens"], sent["temperature"], sent["stream"]) == ("gpt-test", 7, 0.5, False)
 

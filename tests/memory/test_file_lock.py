@@ -92,6 +92,9 @@ def test_a_second_writer_is_refused_and_readers_see_the_last_checkpoint(tmp_path
         assert info.value.pid == proc.pid and info.value.path == str(path)
         with pytest.raises(MemoryFileLocked):
             check_no_writer(path)
+        with MemoryStore.open(tmp_path / "mine.db") as mine:  # nor is a copy saved over it (GUI "Save as")
+            with pytest.raises(MemoryFileLocked):
+                mine.save_as(path)
         # a reader sees the last checkpoint, not the open transaction
         with MemoryStore.open(path, create=False, readonly=True) as reader:
             assert [p.id for p in reader.load().places] == ["place/0", "place/1", "place/2"]

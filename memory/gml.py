@@ -109,6 +109,9 @@ def import_gml(path: str | Path) -> GmlImport:
             d = group_pairs(v)
             if "id" not in d:
                 raise GmlError(f"{p}: node {len(nodes) + 1} has no id")
+            if not isinstance(d["id"], (int, float, str)):  # a repeated 'id' key reads as a list, a block as a dict
+                what = "several ids" if isinstance(d["id"], list) else "a block as its id"
+                raise GmlError(f"{p}: node {len(nodes) + 1} has {what}")
             nodes.append(GmlNode(d["id"], d, str(d.get("type", ""))))
         elif k == "edge" and isinstance(v, list):
             edges.append(group_pairs(v))

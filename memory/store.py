@@ -575,11 +575,15 @@ class MemoryStore:
         """All records, edges, membership and meta, to rebuild the in-memory graph and forest."""
         with self._lock:
             conn = self._c()
-            nodes = conn.execute("SELECT id, data FROM nodes ORDER BY rowid").fetchall()
-            edges = conn.execute("SELECT src, dst, kind, data FROM edges ORDER BY rowid").fetchall()
-            members = conn.execute("SELECT child, parent, level FROM membership ORDER BY rowid").fetchall()
-            meta = self.meta()
-            sources = self.sources()
+            try:  # bytes damaged inside a valid page: text that is not UTF-8, JSON that does not parse
+                nodes = conn.execute("SELECT id, data FROM nodes ORDER BY rowid").fetchall()
+                edges = conn.execute("SELECT src, dst, kind, data FROM edges ORDER BY rowid").fetchall()
+                members = conn.execute("SELECT child, parent, level FROM membership ORDER BY rowid").fetchall()
+                meta = self.meta()
+                sources = self.sources()
+            except (sqlite3.DatabaseError, ValueError) as e:
+                detail = " ".join(str(e).split())[:200]
+                raise CorruptMemoryFile(f"{self._path} is damaged ({detail})", path=self._path) from e
         try:
             return MemorySnapshot.from_rows(nodes, edges, members, meta, sources)
         except (RecordFormatError, ValueError) as e:

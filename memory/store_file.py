@@ -312,7 +312,8 @@ def _check_database(path: Path) -> None:
     except sqlite3.DatabaseError as e:
         if (getattr(e, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL):
             raise MemoryFileError(f"cannot read {path} ({e}); is the disk full?", path=path) from e
-        raise CorruptMemoryFile(f"{path} is damaged or not a memory file ({e})", path=path) from e
+        detail = " ".join(str(e).split())  # SQLite quotes a damaged schema with its line breaks
+        raise CorruptMemoryFile(f"{path} is damaged or not a memory file ({detail[:200]})", path=path) from e
     except (ValueError, UnicodeDecodeError) as e:
         raise CorruptMemoryFile(f"{path} has an unreadable meta table ({e})", path=path) from e
     finally:

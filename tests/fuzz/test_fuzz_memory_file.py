@@ -118,3 +118,47 @@ def test_fuzz_memory_files_with_wrong_tables_or_rows(small_memory, tmp_path_fact
     for extra in ("case.db-wal", "case.db-shm"):
         (d / extra).unlink(missing_ok=True)
     _check(d)
+
+
+# ------------------------------------------------------------ regressions of cases the fuzzing found
+def test_text_that_is_not_utf8_inside_a_record_is_a_damaged_file(small_memory, tmp_path):
+    # was sqlite3.OperationalError "Could not decode to UTF-8 column 'data'" out of MemoryStore.load
+    from memory.errors import CorruptMemoryFile
+
+    f = tmp_path / "case.db"
+    shutil.copy(small_memory, f)
+    con = sqlite3.connect(f)
+    con.execute("UPDATE nodes SET data = CAST(X'FF7B22' AS TEXT) WHERE rowid = (SELECT min(rowid) FROM nodes)")
+    con.commit()
+    con.close()
+    with pytest.raises(CorruptMemoryFile, match=r"case\.db is damaged \(Could not decode to UTF-8"):
+        _open(f)
+
+
+def test_a_meta_value_that_is_not_json_is_a_damaged_file(small_memory, tmp_path):
+    # was json.JSONDecodeError out of MemoryStore.load
+    from memory.errors import CorruptMemoryFile
+
+    f = tmp_path / "case.db"
+    shutil.copy(small_memory, f)
+    con = sqlite3.connect(f)
+    con.execute("UPDATE meta SET value = '{' WHERE key != 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(CorruptMemoryFile, match=r"case\.db is damaged \(Expecting property name"):
+        _open(f)
+
+
+def test_a_damaged_schema_is_one_line(small_memory, tmp_path):
+    # SQLite quotes the damaged CREATE statement with its line breaks; the message was several lines
+    from memory.errors import CorruptMemoryFile
+
+    data = bytearray(small_memory.read_bytes())
+    i = data.find(b"text TEXT NOT NULL")
+    assert i > 0
+    data[i - 2] = ord('"')  # an unterminated quote inside the schema text of table 'nodes'
+    f = tmp_path / "case.db"
+    f.write_bytes(bytes(data))
+    with pytest.raises(CorruptMemoryFile) as e:
+        _open(f)
+    assert "\n" not in str(e.value) and "damaged" in str(e.value)

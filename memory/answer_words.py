@@ -10,7 +10,7 @@ from memory.query import QueryAnalysis, QueryType
 from memory.retrieval import Hit
 
 __all__ = ["asked_words", "names_thing", "shared_words", "title_of", "first_sentence", "quote_of", "capitalised",
-           "region_phrase", "GENERIC_WORDS", "REGION_WORDS"]
+           "region_phrase", "a_phrase", "is_node_id", "GENERIC_WORDS", "REGION_WORDS"]
 
 
 def asked_words(q: QueryAnalysis) -> list[str]:
@@ -53,7 +53,7 @@ def title_of(hit: Hit) -> str:
         if first and len(first) <= 60:
             return f"the view \u201c{first}\u201d"
         return "a view I took"
-    name = hit.name if not re.match(r"^(cluster|place|obj)/", hit.name) else (hit.label or "that place")
+    name = hit.name if not is_node_id(hit.name) else (hit.label or "that place")
     return f"the {name}"
 
 
@@ -83,6 +83,19 @@ def quote_of(hit: Hit, question: str = "", words: Any = ()) -> str:
 
     best = max(sentences, key=rank)  # the first of equals: captions open with the gist
     return best if len(best) <= 240 else best[:237].rsplit(" ", 1)[0] + "..."
+
+
+def a_phrase(phrase: str) -> str:
+    """``phrase`` with its indefinite article: "an office", "a kitchen", "another room"."""
+    if phrase.lower().startswith("other "):
+        return "an" + phrase
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+def is_node_id(name: str) -> bool:
+    """Whether ``name`` is an internal node id (``cluster/4/0``, ``place/17``, ``obj/tv/2``), which no
+    sentence may show."""
+    return re.match(r"^(cluster|place|obj)/", name.strip()) is not None
 
 
 def capitalised(s: str) -> str:

@@ -19,9 +19,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import ConfigDict
+
 from memory.answer_words import (
+    a_phrase,
     asked_words,
     capitalised,
+    is_node_id,
     names_thing,
     quote_of,
     region_phrase,
@@ -60,6 +64,7 @@ class GenerationConfig:
       which an answer counts as found (``found: false`` below it: "I have not seen ...").
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     max_context: int = 8
     max_tokens: int = 160
     temperature: float = 0.2
@@ -148,19 +153,27 @@ class _Facts:
         return isinstance(src, dict) and src.get("format") == "streetview"
 
     def room(self, hit: Hit) -> tuple[str, str]:
-        """(how to name the hit's region - its type, or its name when no type fits -, region id),
-        from its level-2 ancestor; outdoors (street-view memories) from its block, by name."""
+        """(how to name the hit's region, the id of the region that agrees - "" when none does).
+
+        The hit's own record speaks first (its room is what its text and details say: an answer must
+        not put the tv in the living room while the tv's own node says bedroom); else its level-2
+        ancestor's type, or name when no type fits; outdoors (street-view memories) its block, by
+        name. Never an internal id: a region not summarised yet is named by none."""
         if hit.path:
             first = self.record(hit.path[0])
             if first is not None and getattr(first, "room_type", "") in GEO_KINDS:
                 return region_phrase(first.name), hit.path[0]
+        own = getattr(self.record(hit.id), "room_guess", "") or ""
         for cid in hit.path:
             if cid.startswith("cluster/2/") or (self.memory is not None and self._level(cid) == 2):
                 rec = self.record(cid)
-                if rec is not None:
-                    return rec.room_type or region_phrase(rec.name), cid
-        rec = self.record(hit.id)
-        return (getattr(rec, "room_guess", "") or ""), ""
+                if rec is None:
+                    continue
+                name = rec.room_type or region_phrase(rec.name)
+                if own:
+                    return own, (cid if name == own else "")
+                return ("", "") if is_node_id(name) else (name, cid)
+        return own, ""
 
     def _level(self, cid: str) -> int:
         try:
@@ -201,7 +214,7 @@ class _Facts:
 
 
 def _a(phrase: str) -> str:
-    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+    return a_phrase(phrase)
 
 
 def _counted(label: str, n: int) -> str:
@@ -342,7 +355,8 @@ class TemplateGenerator:
                 text += f" I last saw it {when}."
         if quote:
             text += f" I noted: \"{quote}\""
-        cited = (best.id,) + tuple(c for c in best.path[:2])
+        _, region = facts.room(best)  # cite the region the sentence names, never one that contradicts it
+        cited = tuple(dict.fromkeys((best.id, *best.path[:1], *((region,) if region else ()))))
         return Answer(text, goal=best.position, goal_floor=best.floor, cited=cited, confident=True, found=True,
                       confidence=round(conf, 3), metadata=meta)
 

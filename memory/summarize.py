@@ -54,6 +54,8 @@ def plural(word: str, n: int = 2) -> str:
 
 
 def _article(phrase: str) -> str:
+    if phrase.lower().startswith("other "):
+        return "an" + phrase  # "another room", not "an other room"
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
@@ -206,7 +208,7 @@ class ExtractiveSummariser:
             head = f"{where.capitalize()}area" if where else "Area"
             name = f"{head} with {join_words([lab for lab, _, _ in top])}"
             things = self._things(view, 4)
-            summary = f"An area{f' of a {room}' if where else ''} with {things}."
+            summary = f"An area{f' of {_article(room)}' if where else ''} with {things}."
         else:
             name = f"{where.capitalize()}open floor" if where else "Open floor"
             summary = "An open stretch of floor with no objects seen."

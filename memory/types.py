@@ -110,7 +110,8 @@ class PlaceRecord:
         title = self.title
         if title:
             return title
-        return f"view {self.id.split('/')[-1]}" + (f" in a {self.room_guess}" if self.room_guess else "")
+        art = "an" if self.room_guess[:1].lower() in "aeiou" else "a"
+        return f"view {self.id.split('/')[-1]}" + (f" in {art} {self.room_guess}" if self.room_guess else "")
 
     @property
     def title(self) -> str:

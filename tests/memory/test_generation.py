@@ -92,6 +92,35 @@ def test_temporal_and_relational_answers(answer):
     assert "lamp next to the bed is in the bedroom" in lamp.text
 
 
+_BAD_GRAMMAR = re.compile(r"\ba (?!one\b|uni|use|eu)[aeiou]\w*|\ban (?!hour)[b-df-hj-np-tv-z]\w*|\ban other\b", re.I)
+_NODE_ID = re.compile(r"\b(cluster|place|obj)/[\w/]+")
+
+
+def test_names_and_answers_read_as_english_and_agree_with_the_cited_node(answer, house_mem):
+    """Over the generated house: every node name and summary, and answers about its things, use "an
+    office" / "another room", show no internal id, and name the room the cited node itself is in."""
+    from memory.answer_words import a_phrase
+
+    assert (a_phrase("office"), a_phrase("other room"), a_phrase("kitchen")) == ("an office", "another room",
+                                                                                 "a kitchen")
+    texts = [p.name for p in house_mem.graph.places()] + [o.name for o in house_mem.graph.objects()]
+    texts += [t for c in house_mem.forest.clusters() for t in (c.name, c.summary)]
+    assert any(" in an office" in t for t in texts)  # the house has an office: its views say so
+    for t in texts:
+        assert not _BAD_GRAMMAR.search(t) and not _NODE_ID.search(t), t
+    labels = sorted({o.label for o in house_mem.graph.objects() if o.room_guess})[:10]
+    for question in [f"where is the {lab}?" for lab in labels] + ["how many rooms are there?",
+                                                                  "what rooms are there?", "where can I sit?"]:
+        a, res = answer(question)
+        assert not _BAD_GRAMMAR.search(a.text) and not _NODE_ID.search(a.text), (question, a.text)
+        if a.found and a.cited and a.cited[0].startswith("obj/"):
+            room = house_mem.node(a.cited[0]).room_guess
+            assert f"in the {room}" in a.text, (question, a.text, room)
+            for cid in a.cited[1:]:  # a cited region never names another room than the sentence
+                rec = house_mem.node(cid)
+                assert not getattr(rec, "room_type", "") or cid.startswith("cluster/1/") or rec.room_type == room
+
+
 def test_registry_lists_generators():
     assert set(GENERATORS.names()) == {"llm", "template"}
     with pytest.raises(RegistryError, match="Available: llm, template"):

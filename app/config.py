@@ -12,13 +12,16 @@ llm: {base_url: http://127.0.0.1:8080/v1, model: smollm2}
 query: {retriever: forest, generator: template, top_k: 5, retrieval: {beam: [16, 6, 3]}}
 ```
 
-Every section is a frozen keyword-only dataclass; unknown keys are rejected with the list of
-valid ones and the file line.
+Every section is a frozen keyword-only dataclass that forbids unknown keys (``__pydantic_config__``);
+``sim.config.from_dict`` validates the file with pydantic and reports its first problem as one line:
+the file and line, the key or value, and for an unknown key the list of valid ones.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import ConfigDict
 
 from app.query import QueryConfig
 from memory.core import MemoryConfig
@@ -32,6 +35,7 @@ __all__ = ["LabConfig", "load_lab_config"]
 
 @dataclass(frozen=True, kw_only=True)
 class LabConfig:
+    __pydantic_config__ = ConfigDict(extra="forbid")
     sim: SimConfig = field(default_factory=SimConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     explorer: ExplorerConfig = field(default_factory=ExplorerConfig)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ConfigDict
 
 from memory.errors import QueryError
 from memory.generation import Answer, GenerationConfig, Generator, bounded_client, make_generator
@@ -44,6 +45,7 @@ MAX_TOP_K = 100
 class QueryConfig:
     """Defaults of ``query`` (the ``query:`` section of the lab config)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     retriever: str = "forest"
     generator: str = "template"
     top_k: int = 5

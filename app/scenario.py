@@ -57,6 +57,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict
+
 from app.progress import Cancelled, CancelToken, Progress
 from app.queries import QUERY_TYPES, SUCCESS_RADIUS_M, GroundTruthQuery, score_hits
 from memory.llm import LLMConfig
@@ -79,6 +81,7 @@ class ScenarioError(ConfigError):
 class ExplorationSpec:
     """How the robot explores before the questions: ``frontier``, ``waypoints`` or ``none``."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     policy: Literal["frontier", "waypoints", "none"] = "frontier"
     steps: int = 1500
     waypoints: tuple[tuple[float, ...], ...] = ()
@@ -99,6 +102,7 @@ class ExplorationSpec:
 class Expectation:
     """Checks of one answer (all given ones must hold)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     type: QueryType | None = None
     categories: tuple[str, ...] = ()
     near: tuple[float, ...] | None = None
@@ -122,6 +126,7 @@ class Expectation:
 class QuerySpec:
     """One question; ``navigate`` drives the robot to its answer."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     text: str
     expect: Expectation | None = None
     navigate: bool = False
@@ -135,6 +140,7 @@ class QuerySpec:
 class GoalSpec:
     """A point to drive to."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     x: float
     y: float
     floor: int = 0
@@ -145,6 +151,7 @@ class GoalSpec:
 class GeneratedSpec:
     """Ground-truth questions generated from the world, scored per type."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     per_type: int = 4
     types: tuple[QueryType, ...] = QUERY_TYPES  # type: ignore[assignment]
@@ -160,6 +167,7 @@ class GeneratedSpec:
 class Scenario:
     """A scenario file (see the module docstring)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     world: str
     name: str = ""
     description: str = ""

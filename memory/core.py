@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import ConfigDict
 
 from memory.encoders import Encoder, EncoderConfig, make_encoder
 from memory.forest import ForestConfig, RefreshReport, SemanticForest, leaf_from_record
@@ -42,6 +43,7 @@ LeafRecord = PlaceRecord | ObjectRecord
 
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
+    __pydantic_config__ = ConfigDict(extra="forbid")
     refresh_every: int = 20  # observations between room segmentation + forest refresh
     checkpoint_seconds: float = 10.0  # at most this much work is lost on a crash
     store_images: bool = True
@@ -62,6 +64,7 @@ def default_image_encoder() -> EncoderConfig | None:
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryConfig:
+    __pydantic_config__ = ConfigDict(extra="forbid")
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     graph: TopoGraphConfig = field(default_factory=TopoGraphConfig)
     forest: ForestConfig = field(default_factory=ForestConfig)

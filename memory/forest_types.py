@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from pydantic import ConfigDict
 
 from memory.types import ClusterRecord, Leaf, NodeKind
 
@@ -24,6 +25,7 @@ class ForestConfig:
     instead of rooms and one level-3 cluster per floor. ``memory.summarize_geo`` holds the preset.
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     area_radius: float = 1.75
     area_threshold: float = 0.75
     room_radius: float = 6.0

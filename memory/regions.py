@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import ConfigDict
 from scipy import ndimage
 
 from sim.types import CameraSpec, Observation, Pose
@@ -26,6 +27,7 @@ _CHUNK = 64
 
 @dataclass(frozen=True, kw_only=True)
 class StructureConfig:
+    __pydantic_config__ = ConfigDict(extra="forbid")
     resolution: float = 0.05
     floor_band: float = 0.08  # |z - floor| below this is floor
     high_band: tuple[float, float] = (1.95, 2.55)  # structure (walls, lintels) above the floor

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic import ConfigDict
 
 from memory.errors import RetrievalError
 from memory.query import QueryAnalysis
@@ -65,6 +66,7 @@ class RetrievalConfig:
       robot pose is unknown).
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     top_k: int = 5
     beam: tuple[int, int, int] = (16, 6, 3)
     w_summary: float = 0.5

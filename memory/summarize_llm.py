@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import ConfigDict
+
 from memory.errors import LLMError
 from memory.forest_types import ClusterView, Summariser, Summary
 from memory.llm import ChatClient, LLMConfig
@@ -50,6 +52,7 @@ class SummariserConfig:
     * ``max_failures`` failures in a row pause the LLM for ``cooldown_s`` seconds.
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     type: str = "extractive"
     llm: LLMConfig | None = None
     levels: tuple[int, ...] = (2, 3, 4)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import ConfigDict
+
 from memory.perception.relations import RelationConfig
 from memory.types import Relation, Sighting
 
@@ -24,6 +26,7 @@ class TopoGraphConfig:
       ``relation_objects`` — the most prominent objects of a view considered for them.
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     keyframe_distance: float = 0.5
     keyframe_turn_deg: float = 30.0
     keyframe_on_new_objects: bool = True

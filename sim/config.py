@@ -1,11 +1,15 @@
 """Configs are frozen keyword-only dataclasses; this module builds them from YAML or dicts.
 
-``from_dict`` checks every key and value type and rejects unknown keys with the list of valid
-ones. ``load_yaml`` keeps the line of every key so errors can say where in the file they are.
+``from_dict`` validates with pydantic (each config dataclass sets ``__pydantic_config__`` to forbid
+unknown keys) and turns its first error into one line: the file and line, the bad key or value,
+and for an unknown key the valid ones. ``load_yaml`` keeps the line of every key for that.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -79,30 +83,23 @@ def _walk(node: Any, path: tuple, out: dict[tuple, int]) -> None:
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "config",
-              lines: LineMap | None = None, path: tuple = ()) -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ``ConfigError``."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(_loc(lines, path, where) + f"expected a mapping of settings, got {_tname(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise ConfigError(
-                _loc(lines, path + (key,), where)
-                + f"unknown key {key!r} in {_label(path, where)}. Valid keys: {', '.join(sorted(fields))}"
-            )
-        kwargs[key] = _convert(hints[key], value, where, lines, path + (key,))
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]  # type: ignore[misc]
-    if missing:
-        raise ConfigError(_loc(lines, path, where) + f"missing key {missing[0]!r} in {_label(path, where)}")
+              lines: LineMap | None = None) -> T:
+    """Build config dataclass ``cls`` from ``data`` with pydantic; a bad key or value raises one ``ConfigError``.
+
+    Each config forbids unknown keys (``__pydantic_config__ = ConfigDict(extra="forbid")``); numbers,
+    flags and text must come typed, as YAML gives them (``'3'`` is no integer, ``1`` is no ``true``);
+    lists become tuples and mappings nested configs. The message names ``where`` (the file and line
+    through ``lines``) and the problem that comes first in the file.
+    """
+    import pydantic
+
     try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(_loc(lines, path, where) + f"invalid {_label(path, where)}: {e}") from None
+        return _validator(cls).validate_python({} if data is None else data)
+    except pydantic.ValidationError as e:
+        found = [_message(err, cls, data, where, lines) for err in e.errors(include_url=False)]
+    except TypeError as e:  # from a __post_init__: pydantic reports only its ValueErrors
+        found = [(False, 0, f"{_loc(lines, ())}invalid {where}: {e}")]
+    raise ConfigError(min(found, key=lambda f: f[:2])[2]) from None
 
 
 def to_dict(obj: Any) -> Any:
@@ -116,80 +113,82 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+@functools.cache
+def _validator(cls: type) -> Any:
+    """pydantic's validator for ``cls``, strict on numbers, flags and text only: lax mode takes ``"3"``
+    for 3 and ``"yes"`` for true; strict mode everywhere refuses YAML's lists for tuples and its
+    mappings for nested configs."""
+    from pydantic import TypeAdapter
+    from pydantic_core import SchemaValidator
+
+    def strict(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("int", "float", "bool", "str"):
+                node["strict"] = True
+            node = list(node.values())
+        for v in node if isinstance(node, list) else ():
+            strict(v)
+
+    schema = copy.deepcopy(TypeAdapter(cls).core_schema)
+    strict(schema)
+    return SchemaValidator(schema)
+
+
+_EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false", "string_type": "text",
+             "tuple_type": "a list", "list_type": "a list", "dataclass_type": "a mapping of settings"}
+
+
+def _message(err: Mapping[str, Any], cls: type, data: Any, where: str,
+             lines: LineMap | None) -> tuple[bool, int, str]:
+    """(a missing key?, line, message) of one pydantic error, its location read as a YAML key path.
+
+    Sorted, they put the first problem in the file first and missing keys last (a misspelt key is
+    unknown and missing; its own line and the valid keys say more).
+    """
+    kind, loc, value = err["type"], err["loc"], err.get("input")
+    path, node = (), data
+    for part in loc:  # skips what is no key of the data: a missing key, a union member's name
+        if isinstance(node, Mapping) and part in node or isinstance(node, (list, tuple)) and part in range(len(node)):
+            path, node = (*path, part), node[part]
+    label, missing = _label(path, where), kind == "missing" and isinstance(loc[-1], str)
+    if kind in ("unexpected_keyword_argument", "extra_forbidden", "invalid_key"):
+        key = value if kind == "invalid_key" else loc[-1]
+        owner = path[:-1] if path[-1:] == (key,) else path
+        keys = sorted(f.name for f in dataclasses.fields(_type_at(cls, owner)) if f.init)
+        text = f"unknown key {key!r} in {_label(owner, where)}. Valid keys: {', '.join(keys)}"
+    elif missing:
+        text = f"missing key {loc[-1]!r} in {label}"
+    elif kind in ("missing", "too_short", "too_long"):  # of a fixed-length tuple
+        text = f"{label} must be a list of {len(typing.get_args(_type_at(cls, path)))} values, got {reprlib.repr(node)}"
+    elif kind in ("value_error", "assertion_error"):  # raised by a __post_init__
+        text = f"invalid {label}: {err['ctx']['error']}"
+    elif kind == "literal_error":
+        text = f"{label} must be one of {err['ctx']['expected']}, got {reprlib.repr(value)}"
+    elif kind in _EXPECTED:
+        text = (f"{label} must be {_EXPECTED[kind]}, got {reprlib.repr(value)}" if path
+                else f"expected a mapping of settings, got {reprlib.repr(value)}")
+    else:
+        text = f"{label}: {err['msg']}"
+    return missing, (lines.line(path) or 0) if lines else 0, _loc(lines, path) + text
+
+
+def _type_at(tp: Any, path: tuple) -> Any:
+    """The type at a key path into config dataclass ``tp`` (``X`` for ``X | None``)."""
+    for part in (*path, None):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+            tp = args[0]
+        if part is not None:  # a dataclass field, or an item of tuple[X, ...] / tuple[X, Y]
+            args = typing.get_args(tp)
+            tp = typing.get_type_hints(tp)[part] if dataclasses.is_dataclass(tp) else args[
+                0 if args[-1] is Ellipsis else part]
+    return tp
+
+
 def _label(path: tuple, where: str) -> str:
     return ".".join(str(p) for p in path) if path else where
 
 
-def _loc(lines: LineMap | None, path: tuple, where: str) -> str:
-    if lines is None:
-        return ""
-    w = lines.where(path)
+def _loc(lines: LineMap | None, path: tuple) -> str:
+    w = lines.where(path) if lines is not None else ""
     return f"{w}: " if w else ""
-
-
-def _tname(v: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing"}.get(
-        type(v), type(v).__name__)
-
-
-def _convert(tp: Any, value: Any, where: str, lines: LineMap | None, path: tuple) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    bad = lambda expect: ConfigError(  # noqa: E731
-        _loc(lines, path, where) + f"{_label(path, where)} must be {expect}, got {value!r}")
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _convert(a, value, where, lines, path)
-            except ConfigError as e:
-                errors.append(e)
-        raise errors[0] if errors else bad("set")
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise bad("one of " + ", ".join(repr(a) for a in args))
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, where=where, lines=lines, path=path)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad("true or false")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad("an integer")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise bad("a number")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise bad("text")
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise bad("a list")
-        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            items = [_convert(args[0], v, where, lines, path + (i,)) for i, v in enumerate(value)]
-        elif origin is tuple and args:
-            if len(value) != len(args):
-                raise bad(f"a list of {len(args)} values")
-            pairs = enumerate(zip(args, value, strict=True))
-            items = [_convert(a, v, where, lines, path + (i,)) for i, (a, v) in pairs]
-        else:
-            inner = args[0] if args else Any
-            items = [_convert(inner, v, where, lines, path + (i,)) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin in (dict, Mapping) or tp in (dict,):
-        if not isinstance(value, Mapping):
-            raise bad("a mapping")
-        vt = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(vt, v, where, lines, path + (k,)) for k, v in value.items()}
-    return value

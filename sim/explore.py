@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import ConfigDict
 from scipy import ndimage
 
 from sim.errors import UnreachableGoal
@@ -76,6 +77,7 @@ class Policy(Protocol):
 class ExplorerConfig:
     """Target choice and replanning of the frontier explorer."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     look_around: bool = True  # turn 360 degrees at the start and on arriving on a new floor
     min_frontier_cells: int = 5  # smaller frontier clusters are noise
     goal_radius: float = 0.6  # a frontier goal is a reachable cell this close to the frontier

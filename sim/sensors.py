@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim.errors import ConfigError
 from sim.types import CameraSpec, Pose, wrap_angle
@@ -44,6 +45,7 @@ class SensorConfig:
     are the 1-sigma terms of the odometry model.
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     enabled: bool = False
     seed: int = 0
     depth_noise: bool = True

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from pydantic import ConfigDict
+
 from sim.errors import ConfigError
 from sim.registry import Registry
 from sim.sensors import SensorConfig
@@ -26,6 +28,7 @@ __all__ = ["SimConfig", "HabitatOptions", "Simulator", "SIMULATORS", "make_simul
 class HabitatOptions:
     """Settings only the habitat-sim backend reads."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     scene_dataset_config: str = ""
     gpu_device_id: int = -1
     enable_physics: bool = False
@@ -35,6 +38,7 @@ class HabitatOptions:
 class SimConfig:
     """Robot, sensor and motion settings shared by every backend."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     type: str = "builtin"
     width: int = 320
     height: int = 240

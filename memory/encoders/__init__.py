@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import ConfigDict
 
 from memory.errors import EncoderError
 from sim.errors import ConfigError
@@ -113,6 +114,7 @@ class EncoderConfig:
     * ``cache_size`` — query texts kept in the in-process LRU cache; ``0`` disables it.
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     type: str = "minilm"
     model: str = ""
     model_path: str = ""

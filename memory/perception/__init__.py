@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import ConfigDict
+
 from memory.encoders import EncoderConfig
 from memory.errors import EmbodiedMemoryError
 from memory.llm import LLMConfig
@@ -92,6 +94,7 @@ class PerceptionConfig:
     keys for its labels (``encoder``: default the shipped SimCLIP).
     """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     type: str = "oracle"
     min_pixels: int = 150
     edge_margin: int = 2

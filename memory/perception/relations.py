@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim.types import Pose
 
@@ -30,6 +31,7 @@ __all__ = ["RelationConfig", "spatial_relations", "footprint_overlap"]
 class RelationConfig:
     """Thresholds of the spatial relations (metres; ``overlap_fraction`` is a share of area)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     near_distance: float = 2.0
     next_to_gap: float = 0.35
     stack_tolerance: float = 0.12

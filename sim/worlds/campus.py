@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim import geometry
 from sim.catalog import Catalog, load_catalog
@@ -38,6 +39,7 @@ _FACADES = ("beige", "cream", "white", "light grey", "terracotta", "tan", "grey"
 class CampusConfig:
     """Parameters of ``campus:...`` specs; ``width`` and ``depth`` are the site's size in metres."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     width: float = 80.0
     depth: float = 60.0

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim.catalog import load_catalog
 from sim.errors import SceneSpecError
@@ -38,6 +39,7 @@ _EXTRA = {"bedroom": (3.0, 6), "dining room": (2.0, 1), "office": (1.5, 2), "hal
 class HouseConfig:
     """Parameters of ``house:...`` specs."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     rooms: int = 6
 

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim import geometry
 from sim.catalog import load_catalog
@@ -64,6 +65,7 @@ _UPPER_EXTRA = {"bedroom": (2.5, 4), "office": (1.5, 1), "bathroom": (0.7, 2), "
 class MultifloorConfig:
     """Parameters of ``multifloor:...`` specs (``rooms`` per storey, besides the stairwell and hall)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     floors: int = 2
     rooms: int = 4

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim.catalog import Catalog, load_catalog
 from sim.errors import SceneSpecError
@@ -45,6 +46,7 @@ _BAND = {"meeting room": (4.0, 6.0), "restroom": (2.6, 3.2), "kitchenette": (3.6
 class OfficeConfig:
     """Parameters of ``office:...`` specs; ``width`` and ``depth`` are the floor's outer size in metres."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     width: float = 24.0
     depth: float = 16.0

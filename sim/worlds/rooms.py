@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 from sim import geometry
 from sim.errors import SceneSpecError
@@ -22,6 +23,7 @@ DOOR_WIDTH = 1.0
 
 @dataclass(frozen=True, kw_only=True)
 class RoomsConfig:
+    __pydantic_config__ = ConfigDict(extra="forbid")
     seed: int = 0
     n: int = 2
     width: float = 4.0

@@ -236,7 +236,7 @@ class ChatClient:
         attempts = raw.retries_taken + 1
         ctype = raw.http_response.headers.get("content-type", "").lower()
         if do_stream and "text/event-stream" in ctype:
-            text, model, finish, usage = self._consume_stream(raw.parse(), url, on_token)
+            text, model, finish, usage = self._consume_stream(raw.parse(), url, on_token, attempts)
         else:  # a plain answer, or a server that ignored "stream": take it as one piece
             try:
                 body = raw.http_response.read()
@@ -251,7 +251,8 @@ class ChatClient:
                           latency_ms=latency, attempts=attempts)
 
     def _consume_stream(self, stream: Any, url: str, on_token: Callable[[str], None] | None,
-                        ) -> tuple[str, str, str, dict[str, int]]:
+                        attempts: int) -> tuple[str, str, str, dict[str, int]]:
+        """Text pieces to ``on_token`` as they arrive; a stream that has begun is never retried."""
         import openai
 
         pieces: list[str] = []
@@ -269,7 +270,7 @@ class ChatClient:
                         continue
                     if not isinstance(choices, list) or not isinstance(choices[0], dict):
                         raise LLMBadResponse(f"{url} streamed 'choices' of the wrong shape: "
-                                             f"{snippet(json.dumps(event))}", url=url)
+                                             f"{snippet(json.dumps(event))}", url=url, attempts=attempts)
                     delta = choices[0].get("delta") or {}
                     piece = delta.get("content") if isinstance(delta, dict) else None
                     if isinstance(piece, str) and piece:
@@ -279,19 +280,19 @@ class ChatClient:
                     finish = str(choices[0].get("finish_reason") or finish)
         except openai.APITimeoutError:
             raise LLMTimeout(f"{url} sent nothing for {self.config.timeout_s:g} s while streaming", url=url,
-                             attempts=1) from None
+                             attempts=attempts) from None
         except openai.APIConnectionError as e:
             raise LLMUnavailable(f"{url} dropped the connection while streaming ({len(pieces)} pieces received)",
-                                 url=url, attempts=1) from e
+                                 url=url, attempts=attempts) from e
         except openai.APIError as e:  # an error event in the stream
             raise LLMBadResponse(f"{url} reported an error mid-stream: {error_text(e.body) if e.body else e}",
-                                 url=url, attempts=1) from None
+                                 url=url, attempts=attempts) from None
         except json.JSONDecodeError as e:
             raise LLMBadResponse(f"{url} streamed an event that is not JSON: {snippet(e.doc)}", url=url,
-                                 attempts=1) from None
+                                 attempts=attempts) from None
         if not finish:
             raise LLMBadResponse(f"{url} closed the stream before it finished ({len(pieces)} pieces received)",
-                                 url=url, attempts=1)
+                                 url=url, attempts=attempts)
         return "".join(pieces), model, finish, usage
 
     def _unknown_model(self, e: Exception, url: str) -> LLMError:

@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="YAML file with LLM/retrieval settings (an 'llm' section adds the llm retriever)")
 
     s = sub.add_parser("bench", help="benchmarks that print figures")
-    s.add_argument("what", nargs="?", default="all", choices=["sim", "memory", "retrieval", "gui", "simclip", "perception", "all"])
+    s.add_argument("what", nargs="?", default="all",
+                   choices=["sim", "memory", "retrieval", "gui", "simclip", "perception", "serve", "all"])
     s.add_argument("--json", action="store_true")
     s.add_argument("--quick", action="store_true", help="fewer repetitions")
 

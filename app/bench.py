@@ -25,6 +25,7 @@ BENCHES = {
     "gui": "ui.bench_gui:run_gui_bench",
     "simclip": "app.bench_simclip:run_simclip_bench",
     "perception": "app.bench_perception:run_perception_bench",  # not in ``all``: two long explorations
+    "serve": "app.bench_serve:run_serve_bench",  # not in ``all``: builds a 10k-leaf memory, starts two servers
 }
 ALL_ORDER = ("sim", "memory", "retrieval", "simclip", "gui")
 

@@ -35,6 +35,7 @@ from app.query import MAX_TOP_K, QueryRequest
 from app.service.core import MemoryService, describe_error
 from app.service.errors import BadRequest, ServiceError
 from app.service.frames import FrameBody, decode_frame, decode_image
+from app.service.net import host_name, is_loopback
 from memory.errors import LLMError
 from memory.query import MAX_QUERY_CHARS
 from sim.errors import LabError
@@ -84,24 +85,54 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 class _Guard:
-    """ASGI middleware: bearer token on every request, and the whole body read (within the limit) first."""
+    """ASGI middleware: who may ask (token, or a local page only), and the whole body read (within the limit) first.
 
-    def __init__(self, app: Any, *, token: str | None, max_body_bytes: int) -> None:
+    Without a token the service answers only requests addressed to a loopback name, so a web page
+    cannot reach it through DNS rebinding, and it refuses requests a browser sends from another
+    origin; writes need ``Content-Type: application/json``, which a page cannot send cross-origin
+    without a preflight the service never grants. ``POST /query`` also takes a body without that
+    header (``curl -d``): it changes nothing.
+    """
+
+    def __init__(self, app: Any, *, token: str | None, max_body_bytes: int, check_host: bool = True) -> None:
         self.app = app
         self.token = token.encode() if token else None
         self.max_body = max_body_bytes
+        self.check_host = check_host and token is None
+
+    async def _refuse(self, status: int, message: str, scope: dict, receive: Any, send: Any,
+                      headers: dict[str, str] | None = None) -> None:
+        await _error(status, message, headers)(scope, receive, send)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or ())
+        host = host_name(headers.get(b"host", b""))
+        if self.check_host and not is_loopback(host):
+            await self._refuse(403, f"this server answers only requests to localhost (Host {host!r}); serve it "
+                               "with --host and --token to reach it from elsewhere", scope, receive, send)
+            return
+        origin = headers.get(b"origin")
+        if origin is not None and host_name(origin) != host:
+            await self._refuse(403, "requests from another web origin are refused", scope, receive, send)
+            return
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope["method"] == "POST" and ctype != b"application/json":
+            if scope["path"] == "/query":  # read-only: ``curl -d '{"text": ...}'`` sends form encoding
+                scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or () if k != b"content-type"]
+                         + [(b"content-type", b"application/json")]}
+            elif headers.get(b"content-length", b"0") not in (b"0", b""):
+                await self._refuse(415, "send the body as JSON with 'Content-Type: application/json'",
+                                   scope, receive, send)
+                return
         if self.token is not None:
             auth = headers.get(b"authorization", b"")
             scheme, _, given = auth.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-                await _error(401, "a bearer token is required: send 'Authorization: Bearer <token>'",
-                             {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                await self._refuse(401, "a bearer token is required: send 'Authorization: Bearer <token>'",
+                                   scope, receive, send, {"WWW-Authenticate": "Bearer"})
                 return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
@@ -134,8 +165,12 @@ class _Guard:
         await self.app(scope, replay, send)
 
 
-def create_app(service: MemoryService, *, token: str | None = None) -> FastAPI:
-    """The FastAPI application serving ``service`` (which the caller opens and closes)."""
+def create_app(service: MemoryService, *, token: str | None = None, check_host: bool = True) -> FastAPI:
+    """The FastAPI application serving ``service`` (which the caller opens and closes).
+
+    ``token``: every request must carry it as a bearer token. ``check_host`` (without a token): answer
+    only requests addressed to a loopback name (see ``_Guard``).
+    """
     app = FastAPI(title="Embodied-RAG Lab memory",
                   description="A robot's memory - a topological graph of places and objects and a semantic forest "
                               "of summaries - that any robot can feed with RGB-D frames and ask questions of.",
@@ -216,5 +251,5 @@ def create_app(service: MemoryService, *, token: str | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"ok": True, "readonly": service.readonly, "frames_received": service.frames}
 
-    app.add_middleware(_Guard, token=token, max_body_bytes=service.limits.max_body_bytes)
+    app.add_middleware(_Guard, token=token, max_body_bytes=service.limits.max_body_bytes, check_host=check_host)
     return app

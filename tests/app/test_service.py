@@ -87,10 +87,15 @@ def served(explored, tmp_path_factory):
     service.close()
 
 
+def _local(app) -> TestClient:
+    """An in-process client that addresses the app as a local client does (Host 127.0.0.1)."""
+    return TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False)
+
+
 @pytest.fixture
 def client(served):
     """An in-process client of a fresh app over the served memory (routes only: no socket)."""
-    return TestClient(create_app(served["service"]), raise_server_exceptions=False)
+    return _local(create_app(served["service"]))
 
 
 def test_frames_sent_over_http_build_the_memory_exploring_builds(served):
@@ -107,7 +112,7 @@ def test_frames_sent_over_http_build_the_memory_exploring_builds(served):
         assert got.graph.object(o.id).name == o.name
     engine = QueryEngine(direct, config=CONFIG.query)
     questions = [f"where is the {o.label}?" for o in direct.graph.objects()] + ["what rooms are there?"]
-    c = TestClient(create_app(service))
+    c = _local(create_app(service))
     for q in questions:
         want = engine.ask(QueryRequest(text=q)).to_json()
         have = c.post("/query", json={"text": q}).json()
@@ -220,7 +225,7 @@ def test_frame_codec_is_exact_and_checks_its_fields():
 
 def test_token_is_checked_on_every_route(served):
     app = create_app(served["service"], token=TOKEN)
-    c = TestClient(app)
+    c = _local(app)
     for path in ("/health", "/memory", "/docs", "/openapi.json"):
         assert c.get(path).status_code == 401
         assert c.get(path, headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
@@ -249,7 +254,7 @@ def test_body_limit_and_disconnect_leave_the_memory_untouched(served):
     service = served["service"]
     with MemoryService.open(served["path"], config=CONFIG, readonly=True, limits=Limits(max_body_bytes=200),
                             text_encoder=shared_text_encoder()) as small:
-        r = TestClient(create_app(small)).post("/observations", json=encode_frame(*_tiny_frame()))
+        r = _local(create_app(small)).post("/observations", json=encode_frame(*_tiny_frame()))
         assert r.status_code == 413 and "limit" in r.json()["error"]
     body = httpx.Request("POST", "http://test/observations", json=encode_frame(*_tiny_frame())).read()
     messages = [{"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
@@ -264,7 +269,8 @@ def test_body_limit_and_disconnect_leave_the_memory_untouched(served):
 
     before = service.frames
     scope = {"type": "http", "method": "POST", "path": "/observations", "raw_path": b"/observations",
-             "query_string": b"", "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
+             "query_string": b"", "http_version": "1.1",
+             "headers": [(b"host", b"127.0.0.1:8765"), (b"content-type", b"application/json")],
              "scheme": "http", "server": ("test", 80), "client": ("127.0.0.1", 1), "root_path": ""}
     asyncio.run(create_app(service)(scope, receive, send))
     assert service.frames == before and not sent
@@ -272,7 +278,7 @@ def test_body_limit_and_disconnect_leave_the_memory_untouched(served):
 
 def test_a_readonly_service_refuses_frames(served):
     with MemoryService.open(served["path"], config=CONFIG, readonly=True, text_encoder=shared_text_encoder()) as ro:
-        c = TestClient(create_app(ro))
+        c = _local(create_app(ro))
         r = c.post("/observations", json=encode_frame(*_tiny_frame()))
         assert r.status_code == 409 and "read-only" in r.json()["error"]
         assert c.post("/query", json={"text": "where is the bed?"}).status_code == 200
@@ -365,3 +371,20 @@ def test_the_example_client_speaks_the_frame_format(tmp_path, capsys):
             assert client.main(["--url", url, "--steps", "2", "--ask", "where is the bed?"]) == 0
         assert service.frames == 3
     assert "sent 3 frames" in capsys.readouterr().out
+
+
+def test_only_local_pages_and_json_writes_reach_a_tokenless_server(served):
+    app = create_app(served["service"])
+    evil = TestClient(app, base_url="http://rebound.example:8765")
+    r = evil.post("/query", json={"text": "where is the bed?"})
+    assert r.status_code == 403 and "localhost" in r.json()["error"]
+    c = _local(app)
+    r = c.post("/query", json={"text": "where is the bed?"}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "origin" in r.json()["error"]
+    # what ``curl -d '{"text": ...}'`` sends: form encoding; a question is read as JSON all the same
+    r = c.post("/query", content=b'{"text": "where is the bed?"}',
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and "answer" in r.json()
+    before = served["service"].frames
+    r = c.post("/observations", content=b'{"rgb": ""}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and served["service"].frames == before

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "LEVEL_COLOURS", "PLACE_COLOUR", "OBJECT_COLOUR", "CloudSnapshot", "PointCloudAccumulator", "GraphSnapshot",
     "graph_snapshot", "ForestNode", "ForestTree", "forest_tree", "ForestLayer", "ForestLabel", "forest_layer",
-    "label_level", "display_position", "memory_bounds", "layer_heights", "MAX_LABELS",
+    "label_level", "display_position", "forest_floors", "memory_bounds", "layer_heights", "MAX_LABELS",
     "RobotLayer", "robot_layer", "HitsLayer", "hits_layer", "path_points", "colorize_depth", "colorize_instances",
     "empty_points", "CameraViews", "camera_views",
 ]
@@ -321,13 +321,17 @@ def forest_tree(memory: Any) -> ForestTree:
     return ForestTree(nodes, roots, h.hexdigest())
 
 
-def display_position(node: ForestNode, base_z: float, dz: float) -> tuple[float, float, float]:
+def display_position(node: ForestNode, base_z: float, dz: float, floor_step: float = 0.0,
+                     floors: int = 1) -> tuple[float, float, float]:
     """Where a forest node is drawn: leaves where they are, clusters at their centroid raised to the
-    height of their level (level 1 at ``base_z``, each level ``dz`` higher)."""
+    height of their level (level 1 at ``base_z``, each level ``dz`` higher). In a building of several
+    ``floors``, areas and rooms of floor f are raised by ``f * floor_step`` (each floor's rooms in a
+    band of their own, in the floors' order) and the levels above all of them."""
     if node.level <= 0:
         return node.position
     x, y, _ = node.position
-    return (x, y, base_z + (node.level - 1) * dz)
+    shift = (node.floor if node.level <= 2 else max(0, floors - 1)) * floor_step
+    return (x, y, base_z + (node.level - 1) * dz + shift)
 
 
 MAX_LABELS = 60  # text labels a GL view draws every frame without slowing down
@@ -373,6 +377,8 @@ class ForestLayer:
     dz: float
     version: int = 0
     labels: tuple[ForestLabel, ...] = ()
+    floor_step: float = 0.0  # see ``display_position``
+    floors: int = 1
 
     def position(self, node_id: str) -> tuple[float, float, float] | None:
         if node_id not in self.ids:
@@ -380,40 +386,51 @@ class ForestLayer:
         return tuple(float(v) for v in self.positions[self.ids.index(node_id)])
 
 
+def forest_floors(tree: ForestTree) -> int:
+    """How many floors the forest's areas and rooms lie on (1 for a single storey)."""
+    return 1 + max((n.floor for n in tree.nodes.values() if 1 <= n.level <= 2), default=0)
+
+
 def forest_layer(tree: ForestTree, *, base_z: float = 3.2, dz: float = 1.6,
                  leaf_kinds: tuple[str, ...] = ("object",), version: int = 0,
-                 max_labels: int = MAX_LABELS) -> ForestLayer:
+                 max_labels: int = MAX_LABELS, floor_step: float = 0.0) -> ForestLayer:
     """Draw ``tree`` as stacked levels: one node per cluster, coloured by level, with a line to each
     cluster child and to each leaf of ``leaf_kinds`` (objects by default: a line to every view
     would hide the map). Nodes of ``label_level(tree, max_labels)`` get a text label above them.
-    Lines fade as a level's fan grows past a few hundred, so thousands of them stay a haze."""
+    Lines fade as a level's fan grows past a few hundred, so thousands of them stay a haze.
+    With ``floor_step`` and rooms on several floors, each floor's rooms sit in a band of their own
+    and the floor nodes (level 3) are labelled too."""
     ids, pos, cols, levels, segs, scols = [], [], [], [], [], []
     labelled = label_level(tree, max_labels)
+    floors = forest_floors(tree) if floor_step > 0 else 1
+    counts = tree.level_counts()
+    floor_labels = floors > 1 and labelled != 3 and 0 < counts.get(3, 0) <= max_labels
     labels: list[ForestLabel] = []
     fade = {lv: min(1.0, (LINE_CROWD / n) ** 0.5) for lv, n in tree.level_counts().items() if n}
     for n in tree.nodes.values():
         if n.level <= 0:
             continue
-        p = display_position(n, base_z, dz)
+        p = display_position(n, base_z, dz, floor_step, floors)
         colour = LEVEL_COLOURS.get(n.level, (0.8, 0.8, 0.8, 1.0))
         ids.append(n.id)
         pos.append(p)
         cols.append(colour)
         levels.append(n.level)
-        if n.level == labelled:
+        if n.level == labelled or (floor_labels and n.level == 3):
             labels.append(ForestLabel(n.id, (p[0], p[1], p[2] + 0.15 * dz), _label_text(n)))
         for cid in n.children:
             child = tree.nodes.get(cid)
             if child is None or (child.level == 0 and child.kind not in leaf_kinds):
                 continue
-            segs.extend((p, display_position(child, base_z, dz)))
+            segs.extend((p, display_position(child, base_z, dz, floor_step, floors)))
             alpha = (0.22 if child.level == 0 else 0.55) * max(0.25, fade.get(child.level, 1.0))
             c = (colour[0], colour[1], colour[2], alpha)
             scols.extend((c, c))
     return ForestLayer(tuple(ids), np.asarray(pos, dtype=np.float32).reshape(-1, 3),
                        np.asarray(cols, dtype=np.float32).reshape(-1, 4), np.asarray(levels, dtype=np.int32),
                        np.asarray(segs, dtype=np.float32).reshape(-1, 3),
-                       np.asarray(scols, dtype=np.float32).reshape(-1, 4), base_z, dz, version, tuple(labels))
+                       np.asarray(scols, dtype=np.float32).reshape(-1, 4), base_z, dz, version, tuple(labels),
+                       floor_step if floors > 1 else 0.0, floors)
 
 
 Bounds = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -480,7 +497,7 @@ class HitsLayer:
 
 
 def hits_layer(hits: Iterable[Mapping[str, Any]], tree: ForestTree | None = None, *, base_z: float = 3.2,
-               dz: float = 1.6) -> HitsLayer:
+               dz: float = 1.6, floor_step: float = 0.0, floors: int = 1) -> HitsLayer:
     """Draw hits given as ``{"id", "level", "position", "score"}`` mappings (the JSON of a query
     response); a hit without a position is skipped."""
     ids, pos, ground, scores = [], [], [], []
@@ -492,7 +509,9 @@ def hits_layer(hits: Iterable[Mapping[str, Any]], tree: ForestTree | None = None
         z = float(xyz[2]) if len(xyz) > 2 else 0.0
         level = int(h.get("level") or 0)
         node = tree.nodes.get(str(h.get("id"))) if tree is not None else None
-        if level > 0:
+        if level > 0 and node is not None:
+            z = display_position(node, base_z, dz, floor_step, floors)[2]  # where the forest draws it
+        elif level > 0:
             z = base_z + (level - 1) * dz
         elif node is not None:
             z = node.position[2]

@@ -86,6 +86,9 @@ class MapSnapshot:
     extra: dict = field(default_factory=dict)
 
 
+FLOOR_BANDS = 2.5  # levels' heights (dz) between the room bands of two floors
+
+
 def _empty_hits() -> HitsLayer:
     return hits_layer([])
 
@@ -289,15 +292,19 @@ class LabState:
         bounds = self.bounds()
         base_z, dz = layer_heights(bounds)
         if self._forest is None:
+            # several floors: each floor's areas and rooms in a band of their own, in the floors' order
             self._forest = forest_layer(tree, base_z=base_z, dz=dz, version=self.scene_version * 100000
-                                        + self._tree_obs)
+                                        + self._tree_obs, floor_step=FLOOR_BANDS * dz)
         hk = (id(self.hits), len(self.hits), tree.digest)
         if hk != self._hits_key:
-            self._hits_layer = hits_layer(self.hits, tree, base_z=base_z, dz=dz)
+            f = self._forest
+            self._hits_layer = hits_layer(self.hits, tree, base_z=base_z, dz=dz, floor_step=f.floor_step,
+                                          floors=f.floors)
             self._hits_key = hk
         robot = robot_layer(s.observation.pose, s.trajectory) if s.observation is not None else None
         return MapSnapshot(self._cloud, self._graph, tree, self._forest, robot, self._hits_layer, self.path,
-                           self.path_version, bounds, self.scene_version)
+                           self.path_version, bounds, self.scene_version,
+                           {"floor_elevations": self.floor_elevations()})
 
 
 class NoSession(LabError):

@@ -29,6 +29,7 @@ class QtCameraPane(QWidget):
         self.mode_box.setToolTip("Which camera view to show")
         self.info = QLabel("no world open")
         self.info.setStyleSheet("color: #9aa3b2;")
+        self.info.setMinimumWidth(40)  # growing numbers must not widen the dock while exploring
         top = QHBoxLayout()
         top.addWidget(QLabel("View"))
         top.addWidget(self.mode_box)

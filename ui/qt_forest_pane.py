@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSizePolicy,
     QSplitter,
     QTextBrowser,
@@ -184,6 +185,7 @@ class QtForestPane(QWidget):
     """Tree of the forest with a filter box; below it the selected node's image, summary and members."""
 
     node_selected = Signal(str)  # a node id (selected in the tree or a member list)
+    go_requested = Signal(object, object)  # goal [x, y, z], floor: drive to a node
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -208,6 +210,9 @@ class QtForestPane(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentChanged.connect(self._on_current_change)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        self._go_blocked: str | None = "no world open"  # why 'Go there' is off (None: on)
         self.title = QLabel("Select a node")
         # one line, cut with "…" (full text as tooltip): a wrapped title overlapped the Members label
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -318,6 +323,33 @@ class QtForestPane(QWidget):
             self._set_title(plain_name(n.name, n.level_name, n.kind))
             self.summary.setPlainText(n.summary)
         self.node_selected.emit(nid)
+
+    def set_go_blocked(self, why: str | None) -> None:
+        """'Go there' on a node needs a world to drive in: ``why`` (one line) turns it off."""
+        self._go_blocked = why
+
+    def go_there_action(self, node_id: str) -> QAction:
+        """The context menu's 'Go there' for a node (disabled, with the reason, when it cannot)."""
+        tree = self.model.tree
+        node = tree.nodes.get(node_id) if tree is not None else None
+        act = QAction("Go there", self)
+        why = self._go_blocked or (None if node is not None else "not in the forest")
+        act.setEnabled(why is None)
+        act.setToolTip(why or "drive the robot to this node")
+        if node is not None:
+            act.triggered.connect(lambda: self.go_requested.emit(list(node.position), node.floor))
+        return act
+
+    def _on_context_menu(self, at) -> None:
+        nid = self.model.node_id(self.proxy.mapToSource(self.view.indexAt(at)))
+        if nid is None:
+            return
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        show = menu.addAction("Show on the map")
+        show.triggered.connect(lambda: self.node_selected.emit(nid))
+        menu.addAction(self.go_there_action(nid))
+        menu.exec(self.view.viewport().mapToGlobal(at))
 
     def _on_filter_change(self, text: str) -> None:
         self.proxy.setFilterFixedString(text.strip())

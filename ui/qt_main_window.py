@@ -207,6 +207,7 @@ class QtMainWindow(QMainWindow):
         q.hit_selected.connect(self._on_node_select)
         q.pick_view_requested.connect(lambda: self._submit("views", jobs.past_views, "past views", exclusive=False))
         self.forest_pane.node_selected.connect(self._on_node_select)
+        self.forest_pane.go_requested.connect(self.go_to)
 
     # ------------------------------------------------------------------ public actions
     def _submit(self, kind: str, fn, title: str, *, exclusive: bool | None = None, paced: bool = False,
@@ -375,6 +376,7 @@ class QtMainWindow(QMainWindow):
         self.controls.set_memory_path(info.memory_path)
         self.query_pane.clear()
         self.query_pane.set_no_world(no_world)
+        self.forest_pane.set_go_blocked(no_world or services.missing("navigation"))
         self.forest_pane.set_tree(None)
         self.map_pane.highlight(None)
         self.controls.show_world(info.scene, info.name)

@@ -15,8 +15,8 @@ from collections import deque
 import numpy as np
 import pyqtgraph.opengl as gl
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont, QVector3D
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QVector3D
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.snapshots import LEVEL_COLOURS, OBJECT_COLOUR, PLACE_COLOUR, ForestTree, display_position
 from memory.types import LEVEL_NAMES
@@ -26,8 +26,9 @@ from ui.outcomes import is_internal_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QtMapPane", "LAYERS", "QtGLView", "grid_spacing", "marker_size"]
+__all__ = ["QtMapPane", "LAYERS", "QtGLView", "grid_spacing", "marker_size", "declutter"]
 
+MIN_ELEVATION = 2.0  # degrees: orbiting stops just above the floor
 LAYERS = ("cloud", "graph", "forest", "robot", "hits", "path")
 _LAYER_LABELS = {"cloud": "Cloud", "graph": "Graph", "forest": "Forest", "robot": "Robot", "hits": "Hits",
                  "path": "Path"}
@@ -63,6 +64,12 @@ class QtGLView(gl.GLViewWidget):
         now = time.perf_counter()
         self.frame_times.append(now)
         self.paint_ms.append((now - t0) * 1000.0)
+
+    def orbit(self, azim: float, elev: float) -> None:
+        """Orbit the camera, never below the ground: the map is seen from above or level with it."""
+        if self.opts.get("rotationMethod", "euler") == "euler":
+            elev = min(max(self.opts["elevation"] + elev, MIN_ELEVATION), 90.0) - self.opts["elevation"]
+        super().orbit(azim, elev)
 
     def fps(self, window: float = 1.0) -> float:
         """Frames drawn per second over the last ``window`` seconds (0 when idle)."""
@@ -115,6 +122,34 @@ def _set_lines(item: gl.GLLinePlotItem, pos: np.ndarray, **kw) -> None:
     item.setData(pos=pos, **({"color": colour} if colour is not None else {}), **kw)
 
 
+def _pair_mask(keep: np.ndarray) -> np.ndarray:
+    """Keep a segment (two consecutive points) only when both its ends are kept."""
+    both = keep.reshape(-1, 2).all(axis=1)
+    return np.repeat(both, 2)
+
+
+def _pairs(segments: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    return np.asarray(segments, dtype=np.float32).reshape(-1, 3)[_pair_mask(keep)]
+
+
+def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_steps: int = 12) -> np.ndarray:
+    """How many steps up each label must move so that no two overlap on screen: ``anchors`` (N, 2)
+    pixel positions of the labels' bottom-left corners (y down), ``sizes`` (N, 2) their pixel
+    width and height, ``step_px`` (N,) how many pixels one step raises each. Earlier labels keep
+    their place; a later one climbs until it is clear of all placed before it."""
+    placed: list[tuple[float, float, float, float]] = []  # left, top, right, bottom
+    steps = np.zeros(len(anchors), dtype=np.int32)
+    for i, ((x, y), (w, h), step) in enumerate(zip(anchors, sizes, step_px, strict=True)):
+        for k in range(max_steps + 1):
+            top = float(y) - float(h) - k * max(float(step), 1.0)
+            rect = (float(x), top, float(x) + float(w), top + float(h))
+            if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
+                break
+        steps[i] = k
+        placed.append(rect)
+    return steps
+
+
 class QtMapPane(QWidget):
     """The 3D map with a toggle per layer, 'Fit view' and 'Open in Open3D'."""
 
@@ -147,6 +182,12 @@ class QtMapPane(QWidget):
             self.toggles[name] = box
             bar.addWidget(box)
         bar.addStretch(1)
+        self.floor: int | None = None  # the floor shown alone (None: all)
+        self.floor_box = QComboBox()
+        self.floor_box.setToolTip("show every floor, or one floor alone (its cloud, graph, rooms and labels)")
+        self.floor_box.currentIndexChanged.connect(self._on_floor_change)
+        self.floor_box.setVisible(False)
+        bar.addWidget(self.floor_box)
         self.fit_button = QToolButton()
         self.fit_button.setText("Fit view")
         self.fit_button.setToolTip("frame the whole world (F)")
@@ -254,21 +295,26 @@ class QtMapPane(QWidget):
             self.legend.setText(_legend_html(robot=snap.robot is not None, names=names))
             self.legend.adjustSize()
             self._fit(snap)
-        if self._changed("cloud", snap.cloud):
+        self._update_floor_box(snap)
+        if self._changed("cloud", (snap.cloud, self.floor)):
             (cloud,) = self.items["cloud"]
-            _set_points(cloud, snap.cloud.points, color=snap.cloud.colors, size=snap.cloud.voxel * 1.15)
-        if self._changed("graph", snap.graph):
+            keep = self._on_floor(snap.cloud.points)
+            _set_points(cloud, snap.cloud.points[keep], color=snap.cloud.colors[keep], size=snap.cloud.voxel * 1.15)
+        if self._changed("graph", (snap.graph, self.floor)):
             traverse, places, objects = self.items["graph"]
-            _set_lines(traverse, snap.graph.traverse)
-            _set_points(places, snap.graph.place_pos, color=PLACE_COLOUR,
-                        size=marker_size(5.0, len(snap.graph.place_pos)))
-            _set_points(objects, snap.graph.object_pos, color=OBJECT_COLOUR,
-                        size=marker_size(9.0, len(snap.graph.object_pos)))
-        if self._changed("forest", snap.forest):
+            g = snap.graph
+            _set_lines(traverse, _pairs(g.traverse, self._on_floor(g.traverse)))
+            _set_points(places, g.place_pos[self._on_floor(g.place_pos)], color=PLACE_COLOUR,
+                        size=marker_size(5.0, len(g.place_pos)))
+            _set_points(objects, g.object_pos[self._on_floor(g.object_pos)], color=OBJECT_COLOUR,
+                        size=marker_size(9.0, len(g.object_pos)))
+        if self._changed("forest", (snap.forest, self.floor)):
             lines, nodes = self.items["forest"]
-            _set_lines(lines, snap.forest.segments, color=snap.forest.segment_colors)
-            _set_points(nodes, snap.forest.positions, color=snap.forest.colors,
-                        size=marker_size(13.0, len(snap.forest.positions)))
+            f = snap.forest
+            seg_keep = _pair_mask(self._forest_shown(snap, f.segments))
+            _set_lines(lines, f.segments[seg_keep], color=f.segment_colors[seg_keep])
+            keep = self._forest_shown(snap, f.positions, f.ids)
+            _set_points(nodes, f.positions[keep], color=f.colors[keep], size=marker_size(13.0, len(f.positions)))
             self._update_labels(snap)
         if snap.robot is not None:
             trajectory, heading, robot = self.items["robot"]
@@ -292,7 +338,9 @@ class QtMapPane(QWidget):
 
     def _changed(self, key: str, obj: object) -> bool:
         old = self._shown.get(key)
-        same = old is obj or (isinstance(obj, (int, tuple)) and old == obj)
+        same = old is obj or (isinstance(obj, int) and old == obj) or (
+            isinstance(obj, tuple) and isinstance(old, tuple) and len(old) == len(obj)
+            and all(a is b or (isinstance(b, (int, type(None))) and a == b) for a, b in zip(old, obj, strict=True)))
         if same:
             return False
         self._shown[key] = obj
@@ -304,12 +352,101 @@ class QtMapPane(QWidget):
             self.view.removeItem(label)
         self._labels = []
         small = QFont("DejaVu Sans", 8)
+        bold = QFont("DejaVu Sans", 9, QFont.Weight.Bold)
+        shown = []
         for lab in snap.forest.labels:
+            node = snap.tree.nodes.get(lab.id)
             if is_internal_id(lab.text):
                 continue  # a cluster not summarised yet: its id means nothing to a reader
-            self._labels.append(gl.GLTextItem(pos=lab.position, text=lab.text, color=QColor(200, 220, 255), font=small))
+            if self.floor is not None and node is not None and node.level <= 3 and node.floor != self.floor:
+                continue
+            shown.append((lab, node is not None and node.level == 3))
+        shown.sort(key=lambda t: not t[1])  # floor labels first: they keep their place
+        lift = 0.3 * snap.forest.dz
+        ks = self._label_steps([lab.position for lab, _ in shown], [lab.text for lab, _ in shown],
+                               [bold if f else small for _, f in shown], lift)
+        for (lab, is_floor), k in zip(shown, ks, strict=True):
+            colour = QColor(235, 210, 255) if is_floor else QColor(200, 220, 255)
+            x, y, z = lab.position
+            pos = (x, y, z + int(k) * lift)
+            self._labels.append(gl.GLTextItem(pos=pos, text=lab.text, color=colour, font=bold if is_floor else small))
         for label in self._labels:
             self.view.addItem(label)
+
+    def _project(self, pts: np.ndarray) -> np.ndarray:
+        """Pixel positions (x right, y down) of 3D points in the view as it is now."""
+        w, h = max(1, self.view.width()), max(1, self.view.height())
+        mvp = self.view.projectionMatrix((0, 0, w, h), (0, 0, w, h)) * self.view.viewMatrix()
+        m = np.array(mvp.data(), dtype=np.float64).reshape(4, 4).T  # Qt stores column-major
+        p = np.c_[np.asarray(pts, dtype=np.float64).reshape(-1, 3), np.ones(len(pts))] @ m.T
+        ndc = p[:, :2] / np.where(np.abs(p[:, 3:4]) < 1e-9, 1e-9, p[:, 3:4])
+        return np.c_[(ndc[:, 0] + 1) * 0.5 * w, (1 - ndc[:, 1]) * 0.5 * h]
+
+    def _label_steps(self, positions: list, texts: list[str], fonts: list[QFont], lift: float) -> np.ndarray:
+        """How many ``lift`` steps up each label goes so that none collide at the current view."""
+        if not positions:
+            return np.zeros(0, dtype=np.int32)
+        pts = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+        at = self._project(pts)
+        step = np.abs(at[:, 1] - self._project(pts + [0.0, 0.0, lift])[:, 1])
+        sizes = np.array([(QFontMetrics(f).horizontalAdvance(t) + 4, QFontMetrics(f).height())
+                          for t, f in zip(texts, fonts, strict=True)], dtype=np.float64)
+        return declutter(at, sizes, step)
+
+    # ------------------------------------------------------------------ floors
+    def _update_floor_box(self, snap: MapSnapshot) -> None:
+        elev = snap.extra.get("floor_elevations") or {}
+        wanted = ["All floors"] + [f"Floor {f}" for f in sorted(elev)] if len(elev) > 1 else []
+        have = [self.floor_box.itemText(i) for i in range(self.floor_box.count())]
+        if wanted != have:
+            self.floor_box.blockSignals(True)
+            self.floor_box.clear()
+            self.floor_box.addItems(wanted)
+            self.floor_box.blockSignals(False)
+            self.floor = None
+        self.floor_box.setVisible(bool(wanted))
+
+    def set_floor(self, floor: int | None) -> None:
+        """Show one floor alone (None: every floor)."""
+        self.floor_box.setCurrentIndex(0 if floor is None else self.floor_box.findText(f"Floor {floor}"))
+
+    def _on_floor_change(self, index: int) -> None:
+        text = self.floor_box.itemText(index)
+        self.floor = int(text.split()[-1]) if text.startswith("Floor ") else None
+        if self.snapshot is not None:
+            self.set_snapshot(self.snapshot)
+
+    def _floor_range(self) -> tuple[float, float] | None:
+        """The heights of the chosen floor's storey (None: every floor)."""
+        snap = self.snapshot
+        elev = (snap.extra.get("floor_elevations") or {}) if snap is not None else {}
+        if self.floor is None or self.floor not in elev:
+            return None
+        above = [z for f, z in elev.items() if z > elev[self.floor]]
+        return elev[self.floor] - 0.3, (min(above) - 0.3 if above else float("inf"))
+
+    def _on_floor(self, pts: np.ndarray) -> np.ndarray:
+        """Which map points (cloud, graph) lie on the chosen floor's storey."""
+        rng = self._floor_range()
+        z = np.asarray(pts, dtype=np.float32).reshape(-1, 3)[:, 2]
+        if rng is None:
+            return np.ones(len(z), dtype=bool)
+        return (z >= rng[0]) & (z < rng[1])
+
+    def _forest_shown(self, snap: MapSnapshot, pts: np.ndarray, ids: tuple[str, ...] | None = None) -> np.ndarray:
+        """Which forest points belong to the chosen floor: its leaves, its band of areas and rooms,
+        its own floor node and the site above (by node where ``ids`` are given, else by height)."""
+        pts = np.asarray(pts, dtype=np.float32).reshape(-1, 3)
+        f = snap.forest
+        if self._floor_range() is None:
+            return np.ones(len(pts), dtype=bool)
+        if ids is not None:
+            nodes = [snap.tree.nodes.get(i) for i in ids]
+            return np.array([n is None or n.level > 3 or n.floor == self.floor for n in nodes], dtype=bool)
+        z = pts[:, 2]
+        band_lo = f.base_z + self.floor * f.floor_step - 0.5 * f.dz
+        top = f.base_z + 1.5 * f.dz + (f.floors - 1) * f.floor_step
+        return self._on_floor(pts) | ((z >= band_lo) & (z < band_lo + 2.0 * f.dz)) | (z >= top)
 
     # ------------------------------------------------------------------ selection
     def highlight(self, node_id: str | None) -> None:
@@ -322,7 +459,8 @@ class QtMapPane(QWidget):
         snap = self.snapshot
         node = tree.nodes.get(node_id)
         if node is not None and snap is not None:
-            return display_position(node, snap.forest.base_z, snap.forest.dz)
+            f = snap.forest
+            return display_position(node, f.base_z, f.dz, f.floor_step, f.floors)
         return snap.graph.position(node_id) if snap is not None else None
 
     def _draw_selection(self) -> None:
@@ -346,7 +484,7 @@ class QtMapPane(QWidget):
         lo, hi = np.asarray(snap.bounds[0], float), np.asarray(snap.bounds[1], float)
         centre = (lo + hi) / 2.0
         extent = float(max(hi[0] - lo[0], hi[1] - lo[1], 4.0))
-        top = snap.forest.base_z + 3 * snap.forest.dz
+        top = snap.forest.base_z + 3 * snap.forest.dz + (snap.forest.floors - 1) * snap.forest.floor_step
         spacing = grid_spacing(extent)
         self.grid.resetTransform()
         self.grid.setSize(x=extent * 1.2, y=extent * 1.2)

@@ -68,3 +68,22 @@ def test_pane_selection_details_and_reset_keeps_state(qtbot):
     with qtbot.waitSignal(pane.node_selected) as sig:
         pane._on_member_activate(pane.members.item(0))
     assert sig.args == ["place/1"]
+
+
+def test_go_there_on_a_node_and_no_ids_for_unsummarised_clusters(qtbot):
+    pane = QtForestPane()
+    qtbot.addWidget(pane)
+    tree = _tree()
+    pane.set_tree(tree)
+    act = pane.go_there_action("cluster/2/0")
+    assert not act.isEnabled() and act.toolTip() == "no world open"
+    pane.set_go_blocked(None)
+    act = pane.go_there_action("cluster/2/0")
+    with qtbot.waitSignal(pane.go_requested) as sig:
+        act.trigger()
+    assert sig.args == [[1, 1, 0], 0]
+    raw = ForestNode("cluster/3/7", 3, "cluster", "cluster/3/7", "", (0, 0, 0))
+    bare = ForestTree({**tree.nodes, "cluster/3/7": raw}, (*tree.roots, "cluster/3/7"), "d3")
+    model = ForestTreeModel(bare)
+    names = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+    assert "cluster/3/7" not in names and "floor (not summarised yet)" in names

@@ -25,3 +25,72 @@ def test_route_and_trail_keep_their_colour_after_being_empty(qtbot, explored_sta
     trail = pane.items["robot"][0]
     assert len(snap.robot.trajectory) >= 2
     assert np.array_equal(trail.pos, snap.robot.trajectory) and trail.color[3] > 0.5 and trail.visible()
+
+
+def _two_floor_tree():
+    from app.snapshots import ForestNode, ForestTree
+
+    n = {"site": ForestNode("site", 4, "cluster", "A two-floor house", "", (0.0, 0.0, 0.0),
+                            children=("f0", "f1"))}
+    for f in (0, 1):
+        n[f"f{f}"] = ForestNode(f"f{f}", 3, "cluster", f"{'Ground' if f == 0 else 'First'} floor: a kitchen", "",
+                                (0.0, 0.0, 3.0 * f), floor=f, parent="site", children=(f"r{f}",))
+        n[f"r{f}"] = ForestNode(f"r{f}", 2, "cluster", "Kitchen with sink", "", (1.0, 1.0, 3.0 * f), floor=f,
+                                parent=f"f{f}", children=(f"a{f}",), room_type="kitchen")
+        n[f"a{f}"] = ForestNode(f"a{f}", 1, "cluster", "Sink area", "", (1.0, 1.0, 3.0 * f), floor=f,
+                                parent=f"r{f}", children=(f"obj/sink/{f}",))
+        n[f"obj/sink/{f}"] = ForestNode(f"obj/sink/{f}", 0, "object", "sink", "", (1.0, 1.0, 3.0 * f + 0.9),
+                                        floor=f, parent=f"a{f}")
+    return ForestTree(n, ("site",), "two-floors")
+
+
+def test_each_floor_has_its_band_and_label_and_the_floor_filter_shows_one():
+    from app.snapshots import forest_layer
+
+    tree = _two_floor_tree()
+    flat = forest_layer(tree, base_z=7.0, dz=1.5)
+    layer = forest_layer(tree, base_z=7.0, dz=1.5, floor_step=4.0)
+    z = {i: layer.positions[k, 2] for k, i in enumerate(layer.ids)}
+    assert flat.floors == 1 and layer.floors == 2
+    assert z["r0"] == 8.5 and z["r1"] == 12.5 and z["a1"] == 11.0  # the first floor's rooms above the ground's
+    assert z["f0"] == z["f1"] == 14.0 and z["site"] == 15.5  # floors and site above every room band
+    assert {lab.text for lab in layer.labels} == {"kitchen", "Ground floor", "First floor"}
+
+
+def test_floor_filter_and_labels_apart(qtbot, explored_state):
+    import dataclasses
+
+    from ui.qt_map_pane import declutter
+
+    pane = QtMapPane()
+    qtbot.addWidget(pane)
+    pane.resize(800, 600)
+    snap = explored_state.map_snapshot()
+    two = dataclasses.replace(snap, extra={"floor_elevations": {0: 0.0, 1: 1.0}})  # pretend: a storey at 1 m
+    pane.set_snapshot(two)
+    assert not pane.floor_box.isHidden() and pane.floor_box.count() == 3
+    (cloud,) = pane.items["cloud"]
+    everything = len(cloud.pos)
+    pane.set_floor(0)
+    assert pane.floor == 0 and 0 < len(cloud.pos) < everything and cloud.pos[:, 2].max() < 0.7
+    places = pane.items["graph"][1]
+    assert np.all(places.pos[:, 2] < 0.7)
+    pane.set_floor(None)
+    assert len(cloud.pos) == everything
+    pane.set_snapshot(snap)  # one floor: no filter to offer
+    assert pane.floor_box.isHidden()
+    # labels: a later label that would cover an earlier one climbs above it
+    steps = declutter(np.array([[100.0, 200.0], [110.0, 202.0], [400.0, 200.0]]),
+                      np.array([[80.0, 14.0], [80.0, 14.0], [80.0, 14.0]]), np.array([6.0, 6.0, 6.0]))
+    assert steps[0] == 0 and steps[2] == 0 and steps[1] * 6.0 >= 14.0 + 2.0
+
+
+def test_orbit_stays_above_the_floor(qtbot):
+    from ui.qt_map_pane import MIN_ELEVATION
+
+    pane = QtMapPane()
+    qtbot.addWidget(pane)
+    pane.view.orbit(10.0, -200.0)
+    assert pane.view.opts["elevation"] == MIN_ELEVATION
+    pane.view.orbit(0.0, 30.0)
+    assert pane.view.opts["elevation"] == MIN_ELEVATION + 30.0

@@ -91,10 +91,11 @@ class SenderCaptionPerceiver:
 
     name = "sender"
 
-    def __init__(self) -> None:
+    def __init__(self, inner: Any = None) -> None:
+        """``inner``: the perceiver to use; by default the one the memory's config names, built on first use."""
         self.memory: EmbodiedMemory | None = None
         self.caption: str | None = None  # set by the writer for the frame being ingested
-        self._inner: Any = None
+        self._inner: Any = inner
 
     def perceive(self, obs: Any) -> Any:
         if self._inner is None:  # built on first use, from the priors the memory file holds

@@ -20,7 +20,7 @@ from app.config import LabConfig
 from app.priors import pack_for_scene
 from app.progress import drain
 from app.query import QueryEngine, QueryRequest
-from app.service.core import MemoryService
+from app.service.core import MemoryService, SenderCaptionPerceiver
 from app.service.errors import BadRequest, PayloadTooLarge
 from app.service.frames import FrameBody, Limits, decode_frame, encode_frame
 from app.service.http import create_app
@@ -173,6 +173,7 @@ def test_openapi_lists_every_route(client):
     ("get", "/forest?level=9", None, 404, "no level 9"),
     ("get", "/seen", None, 422, "name a region"),
     ("get", "/nowhere", None, 404, "no route"),
+    ("post", "/query", {"image": _png(np.zeros((4, 4, 3), np.uint8))}, 422, "image encoder"),
 ])
 def test_bad_requests_get_one_clear_line(client, method, url, body, status, words):
     r = getattr(client, method)(url, **({"json": body} if body is not None else {}))
@@ -388,3 +389,36 @@ def test_only_local_pages_and_json_writes_reach_a_tokenless_server(served):
     before = served["service"].frames
     r = c.post("/observations", content=b'{"rgb": ""}', headers={"Content-Type": "text/plain"})
     assert r.status_code == 415 and served["service"].frames == before
+
+
+class _FailingPerceiver:
+    """A perceiver that breaks half-way through an ingest (after the structure map took the depth)."""
+
+    name = "failing"
+
+    def perceive(self, obs):
+        raise RuntimeError("perception backend crashed")
+
+
+def test_an_ingest_that_fails_half_way_stops_writes_but_not_questions(tmp_path):
+    from memory.core import EmbodiedMemory
+
+    path = tmp_path / "broken.db"
+    perceiver = SenderCaptionPerceiver(_FailingPerceiver())
+    memory = EmbodiedMemory.open(path, CONFIG.memory, create=True, perceiver=perceiver,
+                                 text_encoder=shared_text_encoder())
+    perceiver.memory = memory
+    service = MemoryService(memory, path=path, readonly=False, config=CONFIG, perceiver=perceiver)
+    try:
+        c = _local(create_app(service))
+        for _ in range(2):
+            r = c.post("/observations", json=encode_frame(*_tiny_frame()))
+            assert r.status_code == 503 and "writes stopped" in r.json()["error"]
+            assert "RuntimeError" in r.json()["error"] and "\n" not in r.json()["error"]
+        assert c.post("/checkpoint").status_code == 503
+        assert c.post("/query", json={"text": "where is the bed?"}).status_code == 200
+        assert c.get("/memory").json()["live"]["writes_stopped"]
+    finally:
+        service.close()
+    with MemoryService.open(path, config=CONFIG, readonly=True, text_encoder=shared_text_encoder()) as ro:
+        assert ro.memory.observations == 0  # the half-ingested frame never reached the file

@@ -422,3 +422,13 @@ def test_an_ingest_that_fails_half_way_stops_writes_but_not_questions(tmp_path):
         service.close()
     with MemoryService.open(path, config=CONFIG, readonly=True, text_encoder=shared_text_encoder()) as ro:
         assert ro.memory.observations == 0  # the half-ingested frame never reached the file
+
+
+def test_a_senders_caption_names_the_view(tmp_path):
+    with MemoryService.open(tmp_path / "captioned.db", config=CONFIG, create=True,
+                            text_encoder=shared_text_encoder()) as service:
+        c = _local(create_app(service))
+        out = c.post("/observations", json=encode_frame(*_tiny_frame(), caption="a grand piano by the window")).json()
+        assert out["place"] is not None
+        node = c.get(f"/nodes/{out['place']}").json()
+        assert node["record"]["caption"] == "a grand piano by the window"

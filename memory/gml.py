@@ -114,7 +114,11 @@ def import_gml(path: str | Path) -> GmlImport:
                 raise GmlError(f"{p}: node {len(nodes) + 1} has {what}")
             nodes.append(GmlNode(d["id"], d, str(d.get("type", ""))))
         elif k == "edge" and isinstance(v, list):
-            edges.append(group_pairs(v))
+            e = group_pairs(v)
+            ends = [e[end] for end in ("source", "target") if end in e]
+            if any(not isinstance(x, (int, float, str)) for x in ends):  # a repeated key reads as a list
+                raise GmlError(f"{p}: edge {len(edges) + 1} has several sources or targets, or a block as one")
+            edges.append(e)
         elif not isinstance(v, list):
             attrs[k] = v
     if not nodes:

@@ -78,7 +78,7 @@ class MemorySnapshot:
             if rec.id != node_id:
                 raise RecordFormatError(f"row {node_id!r} holds the record of {rec.id!r}")
             out[type(rec)].append(rec)
-        edge_rows = tuple(EdgeRow(s, d, k, json.loads(x)) for s, d, k, x in edges)
+        edge_rows = tuple(EdgeRow(s, d, k, _edge_data(x)) for s, d, k, x in edges)
         return cls(tuple(out[PlaceRecord]), tuple(out[ObjectRecord]), tuple(out[ClusterRecord]), edge_rows,
                    tuple(Membership(*m) for m in members), meta, sources)
 
@@ -100,3 +100,10 @@ class MemorySnapshot:
     def parents(self) -> dict[str, str]:
         return {m.child: m.parent for m in self.membership}
 
+
+def _edge_data(text: str) -> dict[str, Any]:
+    """An edge row's attributes: a JSON object whose keys do not shadow the edge's own ``kind`` and ``key``."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or "kind" in data or "key" in data:
+        raise RecordFormatError(f"an edge row holds {str(text)[:60]!r}, not an object of edge attributes")
+    return data

@@ -162,3 +162,18 @@ def test_a_damaged_schema_is_one_line(small_memory, tmp_path):
     with pytest.raises(CorruptMemoryFile) as e:
         _open(f)
     assert "\n" not in str(e.value) and "damaged" in str(e.value)
+
+
+@pytest.mark.parametrize("data", ["-1", '{"kind": "near"}', '{"key": 3}', "[]"])
+def test_edge_attributes_that_are_not_an_object_are_a_damaged_file(small_memory, tmp_path, data):
+    # was TypeError out of TopoGraph.from_snapshot ("'int' object is not iterable", "got multiple values for 'kind'")
+    from memory.errors import CorruptMemoryFile
+
+    f = tmp_path / "case.db"
+    shutil.copy(small_memory, f)
+    con = sqlite3.connect(f)
+    con.execute("UPDATE edges SET data = ? WHERE rowid = (SELECT min(rowid) FROM edges)", (data,))
+    con.commit()
+    con.close()
+    with pytest.raises(CorruptMemoryFile, match="not an object of edge attributes"):
+        _open(f)

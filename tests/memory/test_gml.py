@@ -264,6 +264,8 @@ def _cluster(i: int, level: int) -> str:
     (lambda d: _write(d, "graph [ node [ id 0 id 1 type \"drone\" position [ x 0.0 y 0.0 z 0.0 ] ] ]"),
      "node 1 has several ids"),
     (lambda d: _write(d, "graph [ node [ id [ a 1 ] type \"drone\" ] ]"), "node 1 has a block as its id"),
+    (lambda d: _write(d, "graph [ " + _drone(0) + _drone(1) + "edge [ source 1 source 0 target 1 ] ]"),
+     "edge 1 has several sources or targets"),
     (lambda d: _write(d, "graph [ " + _drone(0) + _cluster(1, 1) + _cluster(2, 2)
                       + "edge [ source 1 target 2 relationship \"part_of\" ]"
                       + "edge [ source 2 target 1 relationship \"part_of\" ] ]"), "part_of edges form a cycle"),

@@ -131,6 +131,13 @@ def _weights(v: Any, where: str, limit: float = 10.0) -> dict[str, float]:
     return out
 
 
+def _section(data: Mapping, key: str, source: str) -> Mapping:
+    v = data.get(key) or {}
+    if not isinstance(v, Mapping):
+        raise ConfigError(f"{source}: {key} must be a mapping, got {type(v).__name__}")
+    return v
+
+
 def pack_from_dict(data: Any, source: str = "prior pack") -> PriorPack:
     """A pack from plain data; unknown keys or wrong shapes raise ``ConfigError`` naming them."""
     if not isinstance(data, Mapping):
@@ -139,7 +146,7 @@ def pack_from_dict(data: Any, source: str = "prior pack") -> PriorPack:
     if unknown:
         raise ConfigError(f"{source}: unknown keys {', '.join(map(str, unknown))}; valid: {', '.join(_KEYS)}")
     affs = {}
-    for k, a in (data.get("affordances") or {}).items():
+    for k, a in _section(data, "affordances", source).items():
         if not isinstance(a, Mapping) or set(a) - {"say", "things"}:
             raise ConfigError(f"{source}: affordance {k!r} needs 'say' and 'things' lists")
         raw = a.get("things", [])
@@ -151,7 +158,7 @@ def pack_from_dict(data: Any, source: str = "prior pack") -> PriorPack:
             weights = (1.0,) * len(things)
         affs[str(k)] = Affordance(str(k), _words(a.get("say", []), f"{source}: {k}.say"), things, weights)
     colours = {}
-    for k, rgb in (data.get("colours") or {}).items():
+    for k, rgb in _section(data, "colours", source).items():
         if not (isinstance(rgb, (list, tuple)) and len(rgb) == 3 and all(isinstance(c, int) and 0 <= c <= 255
                                                                           for c in rgb)):
             raise ConfigError(f"{source}: colour {k!r} needs [r, g, b] in 0..255")
@@ -161,9 +168,10 @@ def pack_from_dict(data: Any, source: str = "prior pack") -> PriorPack:
         objects=_words(data.get("objects") or [], f"{source}: objects"),
         synonyms=tuple(_words(g, f"{source}: synonyms") for g in (data.get("synonyms") or [])),
         affordances=affs,
-        regions={str(k).lower(): _weights(v, f"{source}: regions.{k}") for k, v in (data.get("regions") or {}).items()},
+        regions={str(k).lower(): _weights(v, f"{source}: regions.{k}")
+                 for k, v in _section(data, "regions", source).items()},
         region_synonyms={str(k).lower(): _words(v, f"{source}: region_synonyms.{k}")
-                         for k, v in (data.get("region_synonyms") or {}).items()},
+                         for k, v in _section(data, "region_synonyms", source).items()},
         outdoor_regions=frozenset(_words(data.get("outdoor_regions") or [], f"{source}: outdoor_regions")),
         region_priors=_weights(data.get("region_priors") or {}, f"{source}: region_priors"),
         colours=colours,

@@ -35,6 +35,9 @@ def test_pack_rejects_unknown_keys_and_bad_weights(tmp_path):
         pack_from_dict({"rooms": {}})
     with pytest.raises(ConfigError, match="between 0 and 1"):
         pack_from_dict({"affordances": {"sleep": {"say": ["nap"], "things": {"bed": 3}}}})
+    for key in ("affordances", "regions", "region_synonyms", "colours"):  # a list where a mapping belongs
+        with pytest.raises(ConfigError, match=f"{key} must be a mapping, got list"):
+            pack_from_dict({key: [1]})
     bad = tmp_path / "p.yaml"
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):

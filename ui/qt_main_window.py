@@ -522,7 +522,9 @@ class QtMainWindow(QMainWindow):
         self.resizeDocks([d["Controls"], d["Query"]], [min(330, side), side], Qt.Orientation.Horizontal)
         if not compact:
             h = max(600, self.height() - 60)
-            self.resizeDocks([d["Controls"], d["Camera"]], [int(h * 0.52), int(h * 0.48)], Qt.Orientation.Vertical)
+            # the controls get their full height (no scrolling when the screen has room), the camera the rest
+            top = min(self.controls.sizeHint().height() + 30, h - 260)
+            self.resizeDocks([d["Controls"], d["Camera"]], [top, h - top], Qt.Orientation.Vertical)
             self.resizeDocks([d["Query"], d["Forest"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
         self.controls.explore_button.setFocus()  # Start is the first thing to do (Space or Enter presses it)
 

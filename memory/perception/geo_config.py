@@ -34,6 +34,10 @@ class SegmenterConfig:
       ``wall_close_height`` — a planar vertical cluster this tall that leaves the image at the top
       is a wall seen too close for its top to show; clusters at least ``jamb_height`` tall and
       narrower than ``jamb_width`` are door jambs (a wall's end face).
+    * ``support_split`` — cut what stands on a cluster's largest up-facing surface off it when
+      their mean colours differ by ``support_colour`` (RGB distance).
+    * ``flat_colour`` — regions of a wall or the floor whose colour is this far (RGB distance) from
+      the surface's median are flat objects (doors, windows, paintings, rugs); 0 turns it off.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -56,6 +60,9 @@ class SegmenterConfig:
     wall_close_height: float = 1.4
     jamb_height: float = 1.95
     jamb_width: float = 0.3
+    support_split: bool = True
+    support_colour: float = 30.0
+    flat_colour: float = 45.0
 
     def __post_init__(self) -> None:
         checks = [

@@ -265,8 +265,17 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
     order = np.argsort(comp, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)])
     next_label = 1
-    for c in np.nonzero(counts >= min_pts)[0].tolist():
-        members = flat_idx[order[bounds[c]:bounds[c + 1]]]
+    clusters = [flat_idx[order[bounds[c]:bounds[c + 1]]] for c in np.nonzero(counts >= min_pts)[0].tolist()]
+    if config.support_split:
+        grid_rgb = np.asarray(rgb, dtype=np.float32)[::s, ::s].reshape(-1, 3)
+        clusters = [part for m in clusters
+                    for part in _split_on_support(m, pts.reshape(-1, 3), normals.reshape(-1, 3), grid_rgb, config,
+                                                  min_pts)]
+    tagged = [(m, False) for m in clusters]
+    if config.flat_colour > 0:
+        floor_mask = struct & ~wall & (pts[..., 2] - obs.pose.z < 0.5)
+        tagged += [(m, True) for m in _flat_regions((wall, floor_mask), np.asarray(rgb)[::s, ::s], config, min_pts)]
+    for members, flat in tagged:
         cp = pts.reshape(-1, 3)[members]
         lo, hi = np.percentile(cp, [perception.percentile, 100.0 - perception.percentile], axis=0)
         ext = hi - lo
@@ -276,9 +285,10 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
             continue
         if ext[2] >= config.jamb_height and max(ext[0], ext[1]) < config.jamb_width:
             continue  # a door jamb: the wall's end face, floor to lintel, as thin as the wall
-        if _wall_like(cp, normals.reshape(-1, 3)[members], gv_top=int((members // d.shape[1]).min()), config=config):
+        if not flat and _wall_like(cp, normals.reshape(-1, 3)[members], gv_top=int((members // d.shape[1]).min()),
+                                   config=config):
             continue
-        if walls is not None and walls.is_wall(cp, obs.pose.floor):
+        if not flat and walls is not None and walls.is_wall(cp, obs.pose.floor):
             continue
         labels_grid.flat[members] = next_label
         gv, gu = np.divmod(members, d.shape[1])
@@ -301,6 +311,59 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
     full = np.repeat(np.repeat(labels_grid, s, axis=0), s, axis=1)[:H, :W]
     segments.sort(key=lambda g: -g.segment.pixels)
     return segments, full
+
+
+def _flat_regions(surfaces: Sequence[np.ndarray], rgb: np.ndarray, config: SegmenterConfig,
+                  min_pts: int) -> list[np.ndarray]:
+    """Flat things on structure (a door or window in a wall, a painting, a rug): regions of a wall or
+    floor surface whose colour stands out from the surface's own (grid indices, like clusters)."""
+    from scipy import ndimage
+
+    out: list[np.ndarray] = []
+    col = rgb.astype(np.float32)
+    for surface in surfaces:
+        if surface.sum() < 4 * min_pts:
+            continue
+        med = np.median(col[surface], axis=0)
+        odd = surface & (np.linalg.norm(col - med, axis=2) > config.flat_colour)
+        odd = ndimage.binary_opening(odd, structure=np.ones((3, 3), bool))
+        lab, n = ndimage.label(odd, structure=np.ones((3, 3), bool))
+        if n == 0:
+            continue
+        counts = np.bincount(lab.ravel())
+        for k in np.nonzero(counts >= min_pts)[0].tolist():
+            if k:
+                out.append(np.flatnonzero(lab == k))
+    return out
+
+
+def _split_on_support(members: np.ndarray, pts: np.ndarray, normals: np.ndarray, rgb: np.ndarray,
+                      config: SegmenterConfig, min_pts: int) -> list[np.ndarray]:
+    """Objects standing on another (a TV on its stand, a lamp on a nightstand) cut off at the support.
+
+    The support is the cluster's largest up-facing surface with enough of the cluster above it;
+    the part above is cut off, and split into its own connected components, only when its colour
+    differs from the part below (a sofa's back rises above its seat in the same fabric).
+    """
+    p = pts[members]
+    up = normals[members, 2] > 0.85
+    if up.sum() < min_pts // 2:
+        return [members]
+    z_up = p[up, 2]
+    bins = np.floor(z_up / 0.03).astype(np.int64)
+    vals, cnt = np.unique(bins, return_counts=True)
+    cut = (vals[int(np.argmax(cnt))] + 1) * 0.03 + 0.02
+    above = p[:, 2] > cut
+    n_above = int(above.sum())
+    if n_above < min_pts or len(p) - n_above < min_pts:
+        return [members]
+    ca, cb = rgb[members[above]].mean(axis=0), rgb[members[~above]].mean(axis=0)
+    if float(np.linalg.norm(ca - cb)) < config.support_colour:
+        return [members]
+    top = members[above]
+    comp = voxel_components(pts[top], config.voxel)
+    parts = [members[~above]] + [top[comp == c] for c in np.unique(comp)]
+    return [m for m in parts if len(m) >= min_pts]
 
 
 def _wall_like(points: np.ndarray, normals: np.ndarray, *, gv_top: int, config: SegmenterConfig) -> bool:

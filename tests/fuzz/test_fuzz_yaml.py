@@ -17,13 +17,15 @@ from tests.fuzz.fuzzing import FUZZ_SETTINGS, check_case
 pytestmark = pytest.mark.fuzz
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "assets" / "scenarios").glob("*.yaml"))] + [
+SCENARIOS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "assets" / "scenarios").glob("*.yaml"))]
+CONFIGS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "assets" / "configs").glob("*.yaml"))] + [
     "sim: {width: 320, height: 240, hfov_deg: 90}\nmemory:\n  perception: {type: oracle, min_pixels: 150}\n"
     "  forest: {area_radius: 1.75}\n  text_encoder: {type: minilm}\n  image_encoder: null\n"
     "explorer: {look_around: true}\nllm: {base_url: 'http://127.0.0.1:8080/v1', model: smollm2}\n"
     "query: {retriever: forest, generator: template, top_k: 5, retrieval: {beam: [16, 6, 3]}}\n",
-    "name: mine\nobjects: [icebox, lamp]\nsynonyms:\n  - [fridge, icebox]\nregions:\n  kitchen: {icebox: 1.0}\n",
 ]
+PACKS = [(ROOT / "assets" / "priors" / "general.yaml").read_text(encoding="utf-8"),
+         "name: mine\nobjects: [icebox, lamp]\nsynonyms:\n  - [fridge, icebox]\nregions:\n  kitchen: {icebox: 1.0}\n"]
 PIECES = ["&a ", "*a", "<<: *a\n", "- ", ": ", "{", "}", "[", "]", ",", "\n  ", "\n", "!!python/object:os.system ",
           "!!binary ", "? ", "|\n", ">-\n", "'", '"', "#", "~", ".nan", ".inf", "-.inf", "1e999", "9" * 5000,
           "2024-13-45", "0x7f", "0o17", "true", "null", "\t", "\ufeff", "%YAML 1.1\n", "---\n", "...\n", "\x00"]
@@ -37,10 +39,10 @@ def alias_bomb(levels: int, width: int) -> str:
 
 
 @st.composite
-def yaml_texts(draw) -> str:
+def yaml_texts(draw, seeds: list[str]) -> str:
     kind = draw(st.sampled_from(["mutate"] * 6 + ["bomb", "deep", "random"]))
     if kind == "bomb":
-        return draw(st.sampled_from(SEEDS)) + alias_bomb(draw(st.integers(2, 12)), draw(st.integers(2, 12)))
+        return draw(st.sampled_from(seeds)) + alias_bomb(draw(st.integers(2, 12)), draw(st.integers(2, 12)))
     if kind == "deep":
         depth = draw(st.integers(1, 3000))
         if draw(st.booleans()):
@@ -48,7 +50,7 @@ def yaml_texts(draw) -> str:
         return "world: rooms:n=2\n" + "".join(" " * i + "k:\n" for i in range(min(depth, 1200))) + "x: 1\n"
     if kind == "random":
         return draw(st.text(max_size=400))
-    text = draw(st.sampled_from(SEEDS))
+    text = draw(st.sampled_from(seeds))
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(text)))
         op = draw(st.sampled_from(["insert", "delete", "value", "duplicate"]))
@@ -75,21 +77,21 @@ def _write(d: Path, text: str) -> Path:
 
 
 @FUZZ_SETTINGS
-@given(text=yaml_texts())
+@given(text=yaml_texts(SCENARIOS))
 def test_fuzz_scenario_files(tmp_path_factory, text):
     p = _write(tmp_path_factory.mktemp("scenario"), text)
     check_case("scenario YAML", lambda: load_scenario(p))
 
 
 @FUZZ_SETTINGS
-@given(text=yaml_texts())
+@given(text=yaml_texts(CONFIGS))
 def test_fuzz_config_files(tmp_path_factory, text):
     p = _write(tmp_path_factory.mktemp("config"), text)
     check_case("config YAML", lambda: load_lab_config(p))
 
 
 @FUZZ_SETTINGS
-@given(text=yaml_texts())
+@given(text=yaml_texts(PACKS))
 def test_fuzz_prior_packs(tmp_path_factory, text):
     p = _write(tmp_path_factory.mktemp("pack"), text)
     check_case("prior pack YAML", lambda: pack_from_dict(safe_load_yaml(p), str(p)))

@@ -67,6 +67,7 @@ class SessionFrame:
     scene: str = ""
     memory_path: str | None = None
     has_world: bool = True
+    perception: str = ""  # which perception builds the memory (status bar)
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,9 +240,12 @@ class LabState:
         obs = s.observation
         if s.scene is None or obs is None:
             return SessionFrame(0, None, None, s.memory.stats(), None, 0.0, "", self.memory_path, has_world=False)
-        return SessionFrame(s.steps, obs.pose, self.coverage, s.memory.stats(),
-                            camera_views(obs) if camera else None, self.steps_per_second(),
-                            s.scene.spec or s.scene.name, self.memory_path)
+        views = camera_views(obs) if camera else None
+        labels = getattr(s.memory.perceiver, "last_labels", None)  # segments of perception that cuts its own
+        if views is not None and isinstance(labels, np.ndarray) and labels.shape == views.rgb.shape[:2]:
+            views.extra["segments"] = labels
+        return SessionFrame(s.steps, obs.pose, self.coverage, s.memory.stats(), views, self.steps_per_second(),
+                            s.scene.spec or s.scene.name, self.memory_path, perception=s.perception)
 
     def bounds(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         """The box the map frames: the world's, or around what the memory holds when it has none."""

@@ -1,10 +1,16 @@
-"""The camera pane: what the robot sees - RGB, colour-mapped depth and instance (semantic) views."""
+"""The camera pane: what the robot sees - RGB, colour-mapped depth and instance (semantic) views.
+
+With perception that cuts its own segments (``geometric``), the "Segments" toggle draws them over
+the RGB view."""
 from __future__ import annotations
 
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+import numpy as np
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.snapshots import colorize_instances
 
 from ui.lab_state import SessionFrame
 from ui.qt_util import QtImageLabel
@@ -33,6 +39,10 @@ class QtCameraPane(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("View"))
         top.addWidget(self.mode_box)
+        self.segments_box = QCheckBox("Segments")
+        self.segments_box.setToolTip("Draw perception's own segments over the RGB view (geometric perception)")
+        self.segments_box.toggled.connect(lambda _on: self.set_frame(self.frame))
+        top.addWidget(self.segments_box)
         top.addStretch(1)
         top.addWidget(self.info)
         # live frames: fast scaling (smooth scaling of three views 20 times a second costs the GUI thread)
@@ -83,7 +93,8 @@ class QtCameraPane(QWidget):
             self.info.setText("no world open" if frame is None or frame.has_world else "memory only: no camera")
             return
         cam = frame.camera
-        self.views["RGB"].set_image(cam.rgb)
+        segments = cam.extra.get("segments") if self.segments_box.isChecked() else None
+        self.views["RGB"].set_image(cam.rgb if segments is None else segment_overlay(cam.rgb, segments))
         self.views["Depth"].set_image(cam.depth)
         self.views["Semantic"].set_image(cam.semantic)
         p = frame.pose
@@ -92,3 +103,10 @@ class QtCameraPane(QWidget):
     def view_image(self, name: str):
         """The array shown in one view (for tests and screenshots)."""
         return self.views[name].image
+
+
+def segment_overlay(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``rgb`` with each segment of ``labels`` (0 = none) tinted in its own colour."""
+    tint = colorize_instances(labels)
+    on = (np.asarray(labels) > 0)[..., None]
+    return np.where(on, (0.45 * rgb + 0.55 * tint).astype(np.uint8), rgb)

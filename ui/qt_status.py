@@ -90,7 +90,8 @@ class QtStatusLine(QObject):
         self.coverage_label.setToolTip("")
         cov = f"coverage {frame.coverage:.0%}" if frame.coverage is not None else "coverage —"
         rate = f"  ·  {frame.steps_per_second:.0f} steps/s" if frame.steps_per_second > 0 else ""
-        self.coverage_label.setText(f"step {frame.step}  ·  {cov}{rate}")
+        seen_by = f"  ·  {frame.perception} perception" if frame.perception else ""
+        self.coverage_label.setText(f"step {frame.step}  ·  {cov}{rate}{seen_by}")
 
     def set_fps(self, fps: float, last_ms: float | None, points: int) -> None:
         rate = f"3D {fps:.0f} fps" if fps and last_ms is not None else "3D idle"

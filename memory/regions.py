@@ -14,7 +14,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import ConfigDict
-from scipy import ndimage
 
 from sim.types import CameraSpec, Observation, Pose
 
@@ -148,6 +147,8 @@ def _backproject_strided(depth: np.ndarray, pose: Pose, cam: CameraSpec, s: int,
 
 
 def _segment(floor_seen: np.ndarray, wall: np.ndarray, res: float, min_area: float) -> np.ndarray:
+    from scipy import ndimage  # here, not at the top: a shell query never segments and scipy.ndimage costs ~0.3 s
+
     # close sampling holes in the seen floor, then cut it with the (slightly grown) structure
     closed = ndimage.binary_closing(floor_seen, structure=np.ones((3, 3), dtype=bool), iterations=2)
     closed |= floor_seen
@@ -173,6 +174,8 @@ def _segment(floor_seen: np.ndarray, wall: np.ndarray, res: float, min_area: flo
 
 def _nearest_index(labels: np.ndarray, max_cells: float) -> np.ndarray:
     """For every cell, the label of the nearest labelled cell within ``max_cells`` (0 if none)."""
+    from scipy import ndimage
+
     if not (labels > 0).any():
         return labels
     dist, (ii, jj) = ndimage.distance_transform_edt(labels == 0, return_indices=True)

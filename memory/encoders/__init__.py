@@ -48,6 +48,7 @@ __all__ = [
     "check_texts",
     "check_images",
     "configure_torch_threads",
+    "usable_cores",
     "file_digest",
     "user_cache_dir",
     "CACHE_ENV",
@@ -309,13 +310,18 @@ def configure_torch_threads(threads: int = 0) -> int:
     if threads > 0:
         torch.set_num_threads(threads)
     else:
-        try:
-            usable = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            usable = os.cpu_count() or 1
+        usable = usable_cores()
         if torch.get_num_threads() > usable:
             torch.set_num_threads(usable)
     return torch.get_num_threads()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (containers often report the host's count in ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def file_digest(path: str | Path, n: int = 12) -> str:

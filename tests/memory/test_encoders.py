@@ -123,6 +123,57 @@ def test_minilm_user_model_path_names_its_weights():
     assert enc.id.startswith("minilm:model:") and len(enc.id.split(":")[-1]) == 12
 
 
+def _varied_texts(n: int) -> list[str]:
+    """Edge cases (empty, whitespace, accents, CJK, emoji, over the 256-token cut) plus random captions/questions."""
+    rng = np.random.default_rng(7)
+    words = ("the a red navy wooden leather chair sofa kitchen where is near window bedroom fridge lamp desk "
+             "office printer stairs café naïve 東京 🙂 ŁÓDŹ 12.5m ? , . Where's I'm hungry sit somewhere").split()
+    fixed = ["", " ", "a", "?", "where is the sofa?", "A\tB\nC  D", "x" * 3000, " ".join(words * 20),
+             "kitchen view: a white fridge, a steel sink, a wooden table"]
+    return fixed + [" ".join(rng.choice(words, int(rng.integers(1, 12)))) for _ in range(n - len(fixed))]
+
+
+def test_minilm_numpy_runtime_gives_sentence_transformers_vectors(minilm):
+    """The torch-free runtime must keep the vector space: same id, cosine >= 0.9999 on 300 varied texts."""
+    assert minilm.inner.runtime == "numpy"  # the default for the bundled model
+    texts = _varied_texts(300)
+    fast = MiniLMEncoder(runtime="numpy").encode_text(texts)
+    torch_enc = MiniLMEncoder(runtime="torch")
+    reference = torch_enc.encode_text(texts)
+    _assert_unit_rows(fast, 300, 384)
+    cosines = np.sum(fast * reference, axis=1)
+    assert cosines.min() >= 0.9999, f"min cosine {cosines.min():.6f} on {texts[int(cosines.argmin())]!r}"
+    assert torch_enc.id == minilm.id and torch_enc.cache_id == MiniLMEncoder(runtime="numpy").cache_id
+
+
+def test_minilm_text_query_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from memory.encoders import make_encoder; v = make_encoder().encode_text(['a sofa']); "
+            "print(v.shape, sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(1, 384) []"
+
+
+def test_minilm_runtime_choice(tmp_path):
+    import json
+
+    with pytest.raises(EncoderError, match="runtime must be one of auto, numpy, torch"):
+        MiniLMEncoder(runtime="onnx")
+    dense = tmp_path / "dense"  # a folder with a Dense projection: only sentence-transformers runs it
+    dense.mkdir()
+    (dense / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    assert MiniLMEncoder(EncoderConfig(model_path=str(dense))).runtime == "torch"
+    with pytest.raises(EncoderError, match="numpy cannot run .*Dense"):
+        MiniLMEncoder(EncoderConfig(model_path=str(dense)), runtime="numpy")
+    assert MiniLMEncoder(EncoderConfig(device="cuda")).runtime == "torch"
+
+
 # -- registry and config ----------------------------------------------------------------------
 
 def test_registry_unknown_name_lists_the_valid_ones():

@@ -113,6 +113,8 @@ class EncoderConfig:
     * ``device`` — ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     * ``threads`` — torch intra-op threads; ``0`` keeps torch's choice, capped at the usable cores.
     * ``cache_size`` — query texts kept in the in-process LRU cache; ``0`` disables it.
+    * ``runtime`` — ``minilm``: ``auto`` (numpy for BERT + mean-pooling folders on the CPU, else
+      sentence-transformers), ``numpy`` or ``torch``; both give the same vectors.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -126,6 +128,7 @@ class EncoderConfig:
     device: str = "cpu"
     threads: int = 0
     cache_size: int = 4096
+    runtime: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -142,6 +145,8 @@ class EncoderConfig:
             raise ConfigError(f"encoder cache_size must be 0 (off) or more, got {self.cache_size}")
         if not _DEVICE_RE.match(self.device):
             raise ConfigError(f"encoder device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
+        if self.runtime not in ("auto", "numpy", "torch"):
+            raise ConfigError(f"encoder runtime must be auto, numpy or torch, got {self.runtime!r}")
         if not self.pretrained.strip():
             raise ConfigError("encoder pretrained must be 'auto', 'none', a tag or a checkpoint path, got ''")
 

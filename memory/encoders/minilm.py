@@ -77,10 +77,12 @@ class MiniLMEncoder:
 
     modalities: frozenset[str] = frozenset({TEXT})
 
-    def __init__(self, config: EncoderConfig | None = None, *, int8: bool = False, runtime: str = "auto") -> None:
+    def __init__(self, config: EncoderConfig | None = None, *, int8: bool = False, runtime: str | None = None) -> None:
+        """``runtime`` (``auto``, ``numpy``, ``torch``) overrides ``config.runtime``."""
+        self.config = config or EncoderConfig(type="minilm")
+        runtime = runtime or self.config.runtime
         if runtime not in RUNTIMES:
             raise EncoderError(f"MiniLM runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        self.config = config or EncoderConfig(type="minilm")
         self.int8 = bool(int8) and int8_supported()
         if self.config.model_path:
             self._path = Path(self.config.model_path).expanduser()

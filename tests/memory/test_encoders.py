@@ -172,6 +172,9 @@ def test_minilm_runtime_choice(tmp_path):
     with pytest.raises(EncoderError, match="numpy cannot run .*Dense"):
         MiniLMEncoder(EncoderConfig(model_path=str(dense)), runtime="numpy")
     assert MiniLMEncoder(EncoderConfig(device="cuda")).runtime == "torch"
+    assert MiniLMEncoder(EncoderConfig(runtime="torch")).runtime == "torch"
+    with pytest.raises(ConfigError, match="runtime must be auto, numpy or torch"):
+        from_dict(EncoderConfig, {"type": "minilm", "runtime": "onnx"})
 
 
 # -- registry and config ----------------------------------------------------------------------

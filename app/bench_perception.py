@@ -12,7 +12,9 @@ answers (instance buffer, object table, true pose); the memory never does.
   150 pixels in some frame: ``node_ratio``, target 0.8-1.3); each node's instance is the one its
   segments covered most over the run (segment masks voted per fusion track); ``category_accuracy``
   is the share of nodes whose label is that instance's category (the vocabulary is the catalog's
-  80 categories); ``found`` counts the distinct seen objects some node stands for.
+  80 categories; nodes standing for no object count as wrong); ``found`` counts the distinct seen
+  objects some node stands for, ``duplicates`` the nodes beyond the first for one object, and
+  ``not_an_object`` the nodes made of structure or noise.
 * **rooms** — rooms the forest found against the world's rooms; **drift** — final and largest
   distance between the believed and the true pose.
 """
@@ -135,8 +137,8 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
         perception = session.perception
     table = info.object_table()
     seen = {i for i in score.seen if i in table}
-    correct = 0
-    found: set[int] = set()
+    correct = junk = 0
+    found: Counter = Counter()
     confusions: Counter = Counter()
     for rec in objects:
         votes: Counter = Counter()
@@ -144,8 +146,10 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
             votes.update(score.track_votes.get(t, Counter()))
         votes.pop(0, None)
         truth = table.get(votes.most_common(1)[0][0]) if votes else None
-        if truth is not None:
-            found.add(truth.id)
+        if truth is None:
+            junk += 1
+        else:
+            found[truth.id] += 1
             if truth.category == rec.label:
                 correct += 1
             else:
@@ -159,7 +163,8 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
         "frames_per_second": {k.replace("_ms", ""): round(1000.0 / v, 1) for k, v in ms.items() if v > 0},
         "masks": {"recall_iou": _mean(score.recall_iou), "precision_iou": _mean(score.precision_iou)},
         "objects": {"nodes": n, "seen": len(seen), "node_ratio": round(n / max(1, len(seen)), 3),
-                    "found": len(found & seen), "category_accuracy": round(correct / max(1, n), 3),
+                    "found": len(set(found) & seen), "duplicates": sum(found.values()) - len(found),
+                    "not_an_object": junk, "category_accuracy": round(correct / max(1, n), 3),
                     "top_confusions": dict(confusions.most_common(5))},
         "rooms": {"found": stats["rooms"], "world": len(info.rooms)},
         "drift_m": {"final": round(score.drift[-1], 3) if score.drift else 0.0,

@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="benchmarks that print figures")
     s.add_argument("what", nargs="?", default="all",
-                   choices=["sim", "memory", "retrieval", "gui", "simclip", "perception", "serve", "all"])
+                   choices=["sim", "memory", "retrieval", "gui", "simclip", "perception", "serve", "startup", "soak",
+                            "all"])
     s.add_argument("--json", action="store_true")
     s.add_argument("--quick", action="store_true", help="fewer repetitions")
 

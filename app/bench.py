@@ -26,6 +26,8 @@ BENCHES = {
     "simclip": "app.bench_simclip:run_simclip_bench",
     "perception": "app.bench_perception:run_perception_bench",  # not in ``all``: two long explorations
     "serve": "app.bench_serve:run_serve_bench",  # not in ``all``: builds a 10k-leaf memory, starts two servers
+    "startup": "app.bench_startup:run_startup_bench",  # not in ``all``: ~10 fresh processes
+    "soak": "app.bench_soak:run_soak_bench",  # not in ``all``: 10,000 exploration steps (--quick: 300)
 }
 ALL_ORDER = ("sim", "memory", "retrieval", "simclip", "gui")
 

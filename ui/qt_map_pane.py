@@ -165,6 +165,7 @@ class QtMapPane(QWidget):
         self.view.setMinimumSize(320, 240)
         self._shown: dict[str, object] = {}  # layer part -> the snapshot object drawn
         self._scene_version = -1
+        self._fitted_floors = 1  # a second floor's rooms appearing raise the forest: frame it again
         self._labels: list[gl.GLTextItem] = []
         self._build_items()
         self.toggles: dict[str, QCheckBox] = {}
@@ -294,6 +295,8 @@ class QtMapPane(QWidget):
                     names[node.level] = node.level_name
             self.legend.setText(_legend_html(robot=snap.robot is not None, names=names))
             self.legend.adjustSize()
+            self._fit(snap)
+        elif snap.forest.floors > self._fitted_floors:
             self._fit(snap)
         self._update_floor_box(snap)
         if self._changed("cloud", (snap.cloud, self.floor)):
@@ -481,6 +484,7 @@ class QtMapPane(QWidget):
 
     # ------------------------------------------------------------------ camera
     def _fit(self, snap: MapSnapshot) -> None:
+        self._fitted_floors = snap.forest.floors
         lo, hi = np.asarray(snap.bounds[0], float), np.asarray(snap.bounds[1], float)
         centre = (lo + hi) / 2.0
         extent = float(max(hi[0] - lo[0], hi[1] - lo[1], 4.0))
@@ -490,8 +494,13 @@ class QtMapPane(QWidget):
         self.grid.setSize(x=extent * 1.2, y=extent * 1.2)
         self.grid.setSpacing(x=spacing, y=spacing)
         self.grid.translate(centre[0], centre[1], float(lo[2]) - 0.02)
-        self.view.setCameraPosition(pos=QVector3D(float(centre[0]), float(centre[1]), float(top) * 0.3),
-                                    distance=extent * 1.05 + top * 0.55, elevation=30, azimuth=-62)
+        look_z, distance = float(top) * 0.3, extent * 1.05 + top * 0.55
+        if snap.forest.floors > 1:  # a taller stack (a band of rooms per floor): aim higher, stand back
+            span = float(top - lo[2])
+            look_z = float(lo[2]) + 0.45 * span
+            distance = max(distance, 1.25 * span + 0.6 * extent)
+        self.view.setCameraPosition(pos=QVector3D(float(centre[0]), float(centre[1]), look_z),
+                                    distance=distance, elevation=30, azimuth=-62)
 
     def fit_view(self) -> None:
         """Frame the whole world."""

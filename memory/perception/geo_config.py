@@ -106,13 +106,13 @@ class FusionConfig:
     weak_overlap: float = 0.08
     min_similarity: float = 0.75
     merge_overlap: float = 0.35
-    min_views: int = 2
+    min_views: int = 3
     ghost_frames: int = 6
     bearing_deg: float = 25.0
     max_bearings: int = 12
     max_voxels: int = 6000
     cut_weight: float = 0.5
-    label_views: int = 4
+    label_views: int = 8
 
     def __post_init__(self) -> None:
         checks = [

@@ -146,11 +146,8 @@ class BertNumpy:
         """Mean-pooled, L2-normalised ``(N, dim)`` float32 rows; ``threads`` > 0 caps the BLAS threads."""
         ids = self.tokenize(texts)
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
-        # Like sentence-transformers: batches of similar length, so little padding is computed.
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         with self._blas_threads(threads):
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
+            for rows in _length_batches(ids, batch_size):
                 out[rows] = self._forward([ids[i] for i in rows])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
@@ -196,6 +193,23 @@ class BertNumpy:
         x = x.reshape(n, length, self.hidden)
         summed = (x * mask[..., None]).sum(axis=1)
         return summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+
+
+def _length_batches(ids: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Row indices in batches of similar token counts (longest first), at most ``batch_size`` each.
+
+    Unlike sentence-transformers' fixed batches of the length-sorted texts, a batch also ends where
+    the texts get less than half as long as its first: one 256-token caption among 63 short ones no
+    longer pads them all to 256 (6.7 s of CPU instead of 0.1 s for such a batch here).
+    """
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and 2 * len(ids[i]) >= len(ids[batches[-1][0]]):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:

@@ -108,7 +108,7 @@ class _Recorder:
         segs = [int(v) for v in np.unique(labels) if v > 0]
         if not visible and not segs:
             return
-        pair = Counter(zip(inst[labels > 0].tolist(), labels[labels > 0].tolist()))
+        pair = Counter(zip(inst[labels > 0].tolist(), labels[labels > 0].tolist(), strict=True))
         area_i = {i: int((inst == i).sum()) for i in visible}
         area_s = {s: int((labels == s).sum()) for s in segs}
         area_i_all = Counter(inst.ravel().tolist())

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, Signal
 import numpy as np
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.snapshots import colorize_instances
-
 from ui.lab_state import SessionFrame
 from ui.qt_util import QtImageLabel
 

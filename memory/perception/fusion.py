@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memory.perception.geo_config import FusionConfig
+from memory.perception.voxels import voxel_centres, voxel_keys
 from sim.types import Pose, wrap_angle
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,6 @@ class FusedObject:
     def extent(self) -> tuple[np.ndarray, np.ndarray]:
         """Low and high corners of the object's voxels (robust percentiles, voxel-padded)."""
         if self._lo is None or self._hi is None:
-            from memory.perception.geometric import voxel_centres
-
             c = voxel_centres(self.voxels, self.voxel)
             if len(c) >= 20:
                 lo, hi = np.percentile(c, [_EXTENT_PERCENTILE, 100.0 - _EXTENT_PERCENTILE], axis=0)
@@ -129,12 +128,11 @@ class ObjectFusion:
         object overlaps well, and those of objects with fewer than ``label_views`` votes or seen from
         a new bearing (a view like the last ones adds little, and the encoder is the costliest step).
         """
-        from memory.perception.geometric import voxel_keys
-
         cfg = self.config
         seg_vox = [np.unique(voxel_keys(g.points, cfg.voxel)) for g in segments]
         strong = [self._associate(vox, segments[i], None) for i, vox in enumerate(seg_vox)]
-        need = [i for i, oid in enumerate(strong) if oid is None or self._wants_view(self.objects[oid], segments[i], pose)]
+        need = [i for i, oid in enumerate(strong)
+                if oid is None or self._wants_view(self.objects[oid], segments[i], pose)]
         vectors: list[np.ndarray | None] = [None] * len(segments)
         probs: list[np.ndarray | None] = [None] * len(segments)
         colours: list[str] = [""] * len(segments)

@@ -34,11 +34,9 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from memory.encoders import IMAGE, Encoder, EncoderConfig, make_encoder
 from memory.perception import PerceptionConfig, PerceptionConfigError
@@ -55,24 +53,18 @@ from memory.perception.segments import (
     thumbnail,
     touches_border,
 )
+from memory.perception.voxels import KEY_BIAS, KEY_BITS, voxel_components
 from memory.priors import PriorPack, general_pack
 from memory.summarize import RoomModel
 from memory.types import Percept, Sighting
 from sim.types import CameraSpec, Observation, Pose
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
-__all__ = ["GeoSegment", "segment_rgbd", "structure_mask", "voxel_components", "WallMemory", "ZeroShotLabeller",
+__all__ = ["GeoSegment", "segment_rgbd", "structure_mask", "WallMemory", "ZeroShotLabeller",
            "GeometricPerceiver", "build"]
 
-_NEIGHBOURS = np.array([(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
-                        if (dx, dy, dz) > (0, 0, 0)], dtype=np.int64)  # 13: each pair once
-_BITS = 21
-_BIAS = 1 << (_BITS - 1)
-_CELL_OFFSETS = np.array([(dx << _BITS) + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+_CELL_OFFSETS = np.array([(dx << KEY_BITS) + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,46 +74,6 @@ class GeoSegment:
     segment: Segment
     points: np.ndarray  # (N, 3) world points of the segment (subsampled grid)
     label_image: int  # the segment's value in ``segment_rgbd``'s label image
-
-
-def voxel_keys(points: np.ndarray, size: float) -> np.ndarray:
-    """One int64 key per point for its voxel of side ``size`` (keys of neighbours differ predictably)."""
-    ijk = np.floor(np.asarray(points, dtype=np.float64) / size).astype(np.int64) + _BIAS
-    return (ijk[:, 0] << (2 * _BITS)) | (ijk[:, 1] << _BITS) | ijk[:, 2]
-
-
-def voxel_centres(keys: np.ndarray, size: float) -> np.ndarray:
-    """World centres ``(N, 3)`` of voxels given by ``voxel_keys``."""
-    mask = (1 << _BITS) - 1
-    k = np.asarray(keys, dtype=np.int64)
-    ijk = np.stack([(k >> (2 * _BITS)) & mask, (k >> _BITS) & mask, k & mask], axis=1) - _BIAS
-    return (ijk.astype(np.float64) + 0.5) * size
-
-
-def voxel_components(points: np.ndarray, size: float) -> np.ndarray:
-    """Connected-component label per point: points whose voxels touch (26-neighbourhood) share one."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=np.int64)
-    keys = voxel_keys(points, size)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    n = len(uniq)
-    offsets = (_NEIGHBOURS[:, 0] << (2 * _BITS)) + (_NEIGHBOURS[:, 1] << _BITS) + _NEIGHBOURS[:, 2]
-    rows, cols = [], []
-    for off in offsets.tolist():
-        nb = uniq + off
-        idx = np.searchsorted(uniq, nb)
-        idx[idx >= n] = n - 1
-        hit = uniq[idx] == nb
-        if hit.any():
-            rows.append(np.nonzero(hit)[0])
-            cols.append(idx[hit])
-    if rows:
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
-        _, comp = connected_components(graph, directed=False)
-    else:
-        comp = np.arange(n)
-    return comp[inverse.ravel()]
 
 
 def _grid_points(depth: np.ndarray, camera: CameraSpec, pose: Pose, stride: int
@@ -216,8 +168,8 @@ class WallMemory:
         return len(self._cells)
 
     def _keys(self, points: np.ndarray, floor: int) -> np.ndarray:
-        xy = np.floor(np.asarray(points, dtype=np.float64)[:, :2] / self.cell).astype(np.int64) + _BIAS
-        return (np.int64(floor) << (2 * _BITS + 8)) | (xy[:, 0] << _BITS) | xy[:, 1]
+        xy = np.floor(np.asarray(points, dtype=np.float64)[:, :2] / self.cell).astype(np.int64) + KEY_BIAS
+        return (np.int64(floor) << (2 * KEY_BITS + 8)) | (xy[:, 0] << KEY_BITS) | xy[:, 1]
 
     def add(self, points: np.ndarray, floor: int = 0) -> None:
         if len(points):

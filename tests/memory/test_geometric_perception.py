@@ -12,8 +12,9 @@ import pytest
 from memory.perception import PERCEIVERS, PerceptionConfig
 from memory.perception.fusion import ObjectFusion
 from memory.perception.geo_config import FusionConfig, SegmenterConfig
-from memory.perception.geometric import GeoSegment, segment_rgbd, voxel_centres, voxel_components, voxel_keys
+from memory.perception.geometric import GeoSegment, segment_rgbd
 from memory.perception.segments import Segment
+from memory.perception.voxels import voxel_centres, voxel_components, voxel_keys
 from memory.topo_graph import TopoGraph
 from memory.types import Percept, Sighting
 from sim.errors import ConfigError

@@ -525,7 +525,7 @@ class QtMainWindow(QMainWindow):
             # the controls get their full height (no scrolling when the screen has room), the camera the rest
             top = min(self.controls.sizeHint().height() + 30, h - 260)
             self.resizeDocks([d["Controls"], d["Camera"]], [top, h - top], Qt.Orientation.Vertical)
-            self.resizeDocks([d["Query"], d["Forest"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+            self.resizeDocks([d["Query"], d["Forest"]], [int(h * 0.58), int(h * 0.42)], Qt.Orientation.Vertical)
         self.controls.explore_button.setFocus()  # Start is the first thing to do (Space or Enter presses it)
 
     # ------------------------------------------------------------------ keys, closing

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from app.session import NO_WORLD
@@ -45,6 +45,8 @@ class QtStatusLine(QObject):
         self.result_line = QLabel("")
         self.result_line.setStyleSheet("padding: 0 6px;")
         self.result_line.setMinimumWidth(80)
+        self.result_line.installEventFilter(self)  # re-cut the line with "…" when its width changes
+        self._result = ""
         bar.addWidget(self.result_line, 1)
         for w in (self.levels_label, self.coverage_label, self.fps_label, self.progress, self.cancel_button):
             bar.addPermanentWidget(w)
@@ -53,9 +55,20 @@ class QtStatusLine(QObject):
         """Keep ``text`` as the last result and log it (``kind``: info, done, error)."""
         self.bar.clearMessage()
         self.result_line.setStyleSheet(f"padding: 0 6px; color: {_RESULT_COLOURS.get(kind, '#c8cdd6')};")
-        self.result_line.setText(text)
+        self._result = text
+        self._elide()
         self.result_line.setToolTip(text)
         self.activity.add(text, kind)
+
+    def _elide(self) -> None:
+        fm = self.result_line.fontMetrics()
+        width = max(20, self.result_line.width() - 14)
+        self.result_line.setText(fm.elidedText(self._result, Qt.TextElideMode.ElideRight, width))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.result_line and event.type() == QEvent.Type.Resize:
+            self._elide()
+        return False
 
     # ------------------------------------------------------------------ jobs
     def job_started(self, title: str) -> None:

@@ -113,7 +113,7 @@ def test_the_whole_workflow_through_the_window(qtbot, window, tmp_path):
     assert explored > 20
     qtbot.waitUntil(lambda: win.frame.step >= explored and win.snapshot is not None and len(win.snapshot.cloud) > 0)
     assert "coverage" in win.coverage_label.text()
-    assert win.result_line.text().startswith("Exploration used its whole step budget (") and "of 80 steps" in \
+    assert win.result_line.toolTip().startswith("Exploration used its whole step budget (") and "of 80 steps" in \
         win.activity.lines()[-1]  # the outcome stays, with the budget the Steps field shows
     assert "L0" in win.levels_label.text()
 
@@ -162,7 +162,7 @@ def test_the_whole_workflow_through_the_window(qtbot, window, tmp_path):
     print(f"navigation: {result.stop_reason}, {result.steps} steps, final distance {result.final_distance:.2f} m")
     assert result.steps > 0 and (end.x, end.y) != (start.x, start.y)
     assert np.hypot(end.x - goal[0], end.y - goal[1]) < np.hypot(start.x - goal[0], start.y - goal[1])
-    assert win.activity.lines()[-1].startswith(("Arrived", "Stopped")) and " m in " in win.result_line.text()
+    assert win.activity.lines()[-1].startswith(("Arrived", "Stopped")) and " m in " in win.result_line.toolTip()
     # the route and the trail are drawn: their line items hold the points, in a colour one can see
     qtbot.waitUntil(lambda: len(win.snapshot.path) >= 2)
     path, trail = win.map_pane.items["path"][0], win.map_pane.items["robot"][0]
@@ -265,7 +265,7 @@ def test_errors_show_a_dialog(qtbot, window):
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None)
     box = window.findChild(QMessageBox, "errorDialog")
     assert "unknown world type 'castle'" in box.text() and box.detailedText() == ""  # a LabError: one line
-    assert "failed" in window.result_line.text() and "castle" in window.activity.lines()[-1]  # and it stays
+    assert "failed" in window.result_line.toolTip() and "castle" in window.activity.lines()[-1]  # and it stays
 
 
 def test_launcher_gui_screenshot(tmp_path):

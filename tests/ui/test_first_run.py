@@ -84,6 +84,9 @@ def test_world_panel_title_and_log_follow_the_open_world(qtbot, window, spec, ki
         assert c.size.value() == size
     assert c.scene_spec().startswith(f"{kind}:seed={seed}")  # New world builds this world again
     assert spec in c.world_open.text() and spec in win.windowTitle() and "world.db" in win.windowTitle()
-    assert win.activity.lines()[-1].startswith(f"Opened {spec}") and win.result_line.text().startswith("Opened")
+    assert win.activity.lines()[-1].startswith(f"Opened {spec}") and win.result_line.toolTip().startswith("Opened")
+    shown = win.result_line.text()  # the whole line, or cut with "…" where the status bar is narrow
+    assert shown == win.result_line.toolTip() or (shown.endswith("…") and win.result_line.toolTip().startswith(
+        shown[:-1]))
     win._on_world_change(jobs.WorldInfo("scenes/room.glb", "room", None, 1, info.bounds))
     assert c.world_type.currentText() == kind and "scenes/room.glb" in c.world_open.text()

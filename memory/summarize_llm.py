@@ -159,7 +159,8 @@ class LLMSummariser:
         rooms = ""
         if view.rooms:
             rooms = "\nRooms: " + ", ".join(r.room_type or "room" for r in view.rooms[:16])
-        return (f"A robot mapped a {what}. Objects seen: {counts}.{rooms}\n"
+        article = "an" if what[:1] in "aeiou" else "a"
+        return (f"A robot mapped {article} {what}. Objects seen: {counts}.{rooms}\n"
                 f"Draft: {base.name}. {base.summary}\n"
                 "Write a short name and a one-sentence description of it. Reply with JSON only: "
                 '{"name": "...", "summary": "..."}')

@@ -444,7 +444,7 @@ def test_parse_reply_edge_cases():
 # ------------------------------------------------------------------------------ registry
 def test_registry_and_config_loading():
     assert {"oracle", "clip", "vlm"} <= set(PERCEIVERS.names())
-    with pytest.raises(RegistryError, match="unknown perceiver 'yolo'. Available: clip, oracle, vlm"):
+    with pytest.raises(RegistryError, match="unknown perceiver 'yolo'. Available: clip, geometric, oracle, vlm"):
         make_perceiver(PerceptionConfig(type="yolo"))
     cfg = from_dict(PerceptionConfig, {"type": "clip", "min_pixels": 80,
                                        "encoder": {"type": "openclip", "pretrained": "none"}})

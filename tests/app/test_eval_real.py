@@ -33,8 +33,9 @@ def test_building99_suite_on_the_dev_split(b99_memory, tmp_path, capsys):
 def test_a_real_suite_that_cannot_import_fails_in_one_line(tmp_path, capsys, monkeypatch):
     from app import eval_real
 
-    monkeypatch.setitem(eval_real.REAL_SUITES, "cmu500",
-                        eval_real.RealSuite("cmu500", tmp_path / "missing.gml", eval_real.REAL_SUITES["cmu500"].questions))
+    questions = eval_real.REAL_SUITES["cmu500"].questions
+    missing = eval_real.RealSuite("cmu500", tmp_path / "missing.gml", questions)
+    monkeypatch.setitem(eval_real.REAL_SUITES, "cmu500", missing)
     assert launcher.main(["eval", "--suite", "cmu500", "--out", str(tmp_path / "out")]) == 2
     err = [ln for ln in capsys.readouterr()[1].strip().splitlines() if not ln.startswith("Loading weights")]
     assert len(err) == 1 and "suite cmu500" in err[0] and "missing.gml" in err[0] and "Traceback" not in err[0]

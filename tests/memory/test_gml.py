@@ -179,8 +179,8 @@ def test_plural_phrase():
 
 # ----------------------------------------------------------------------------------- GML text level
 def test_parse_gml_values_comments_and_entities():
-    pairs = parse_gml('# a comment\ngraph [\n  a -3\n  b 1.5e-3\n  c "x &quot;y&quot; &#233;"\n  d 9223372036854775807\n'
-                      '  node [ id 1 position [ x -.5 y 2. ] ]\n  a 4\n]\n')
+    pairs = parse_gml('# a comment\ngraph [\n  a -3\n  b 1.5e-3\n  c "x &quot;y&quot; &#233;"\n'
+                      '  d 9223372036854775807\n  node [ id 1 position [ x -.5 y 2. ] ]\n  a 4\n]\n')
     g = dict(pairs)["graph"]
     assert g[:4] == [("a", -3), ("b", 0.0015), ("c", 'x "y" é'), ("d", 2**63 - 1)]
     assert g[4] == ("node", [("id", 1), ("position", [("x", -0.5), ("y", 2.0)])])

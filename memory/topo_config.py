@@ -21,7 +21,9 @@ class TopoGraphConfig:
       at ``merge_max_radius`` — how far a sighting's centroid may be from an object node of the
       same label to merge into it; ``merge_max_dz`` bounds the vertical offset.
     * ``merge_overlap`` — or footprints (grown by ``merge_pad``) sharing this much of the smaller.
-    * ``revisit_radius`` — link a new place to older places this close (loop closures).
+    * ``revisit_radius`` — link a new place to older places this close (loop closures), at most the
+      ``revisit_links`` nearest: a robot that keeps coming back (or turns on the spot) piles up places
+      in one spot, and linking each to all of them grows the edges with the square of the places.
     * ``relations`` — thresholds of the spatial relations (``RelationConfig``);
       ``relation_objects`` — the most prominent objects of a view considered for them.
     """
@@ -37,6 +39,7 @@ class TopoGraphConfig:
     merge_overlap: float = 0.3
     merge_pad: float = 0.05
     revisit_radius: float = 0.3
+    revisit_links: int = 3
     relations: RelationConfig = field(default_factory=RelationConfig)
     relation_objects: int = 24
 
@@ -49,6 +52,8 @@ class TopoGraphConfig:
                 raise ValueError(f"topo graph config: {name} must be 0 or more, got {getattr(self, name)}")
         if not 0.0 < self.merge_overlap <= 1.0:
             raise ValueError(f"topo graph config: merge_overlap must be in (0, 1], got {self.merge_overlap}")
+        if self.revisit_links < 0:
+            raise ValueError(f"topo graph config: revisit_links must be 0 or more, got {self.revisit_links}")
         if self.relation_objects < 2:
             raise ValueError(f"topo graph config: relation_objects must be at least 2, got {self.relation_objects}")
 

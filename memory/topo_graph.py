@@ -350,10 +350,10 @@ class TopoGraph:
         prev = self._last_place
         if prev is not None:
             self._link(prev, pid, revisit=False)
-        for other in self._places_within(percept.pose.x, percept.pose.y, percept.pose.floor,
-                                         self.config.revisit_radius):
-            if other not in (pid, prev):
-                self._link(other, pid, revisit=True)
+        near = self._places_within(percept.pose.x, percept.pose.y, percept.pose.floor, self.config.revisit_radius,
+                                   nearest=self.config.revisit_links + 2)  # + the new place and the last one
+        for other in [o for o in near if o not in (pid, prev)][:self.config.revisit_links]:
+            self._link(other, pid, revisit=True)
         self._last_place = pid
         if percept.image is not None:
             self._thumbs[pid] = percept.image
@@ -471,11 +471,15 @@ class TopoGraph:
             raise NodeNotFound(f"no place on floor {floor} yet")
         return self._places[index.ids[int(np.argmin(index.d2(x, y)))]]
 
-    def _places_within(self, x: float, y: float, floor: int, radius: float) -> list[str]:
+    def _places_within(self, x: float, y: float, floor: int, radius: float, nearest: int | None = None) -> list[str]:
+        """Places within ``radius`` of (x, y), nearest first (only the ``nearest`` closest when given)."""
         index = self._place_index.get(floor)
         if index is None or radius <= 0:
             return []
-        return [index.ids[k] for k in np.nonzero(index.d2(x, y) <= radius * radius)[0]]
+        d2 = index.d2(x, y)
+        inside = np.nonzero(d2 <= radius * radius)[0]
+        order = inside[np.argsort(d2[inside], kind="stable")]
+        return [index.ids[k] for k in (order if nearest is None else order[:nearest])]
 
     def place_path(self, a: str, b: str) -> list[str]:
         """Shortest sequence of places from ``a`` to ``b`` over traverse edges (either direction)."""

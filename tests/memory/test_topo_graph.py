@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import networkx as nx
 import numpy as np
 import pytest
 
@@ -186,6 +187,20 @@ def test_traverse_edges_have_lengths_and_give_paths():
         other.place_path("place/1", "place/10")
     with pytest.raises(NodeNotFound, match="no place 'place/99'"):
         g.place_path("place/1", "place/99")
+
+
+def test_coming_back_to_one_spot_links_only_the_nearest_places():
+    # a robot turning on the spot again and again: a new place per turn, all at one position;
+    # linking each to every place there grew the traverse edges with the square of the places
+    g = TopoGraph()
+    for k in range(60):
+        g.add(percept(Pose(0.01 * (k % 3), 0.0, math.radians(40.0 * k)), step=k))
+    rows = g.edge_rows(["traverse"])
+    revisits = [(a, b) for a, b, _, d in rows if d.get("revisit")]
+    assert len(g.places()) == 60
+    assert len(rows) <= 60 * (1 + TopoGraphConfig().revisit_links)
+    assert len(revisits) >= 50  # still closes the loops, through the nearest places
+    assert nx.is_connected(nx.Graph([(a, b) for a, b, _, _ in rows]))
 
 
 # ---------------------------------------------------------------------------- merging rules

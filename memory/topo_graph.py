@@ -5,8 +5,8 @@ frozen records (``PlaceRecord``, ``ObjectRecord``) live in dicts beside it, neve
 Edges carry a ``kind`` (also their multigraph key, so there is at most one edge of a kind
 between two nodes, like the store's ``(src, dst, kind)`` rows):
 
-* ``traverse`` place→place — consecutive keyframes (``length`` in metres), plus ``revisit``
-  edges when the robot comes back to within ``revisit_radius`` of an older place;
+* ``traverse`` place→place — consecutive keyframes (``length`` in metres), plus ``revisit`` edges to
+  the ``revisit_links`` nearest older places within ``revisit_radius`` when the robot comes back;
 * ``sees`` place→object — ``distance`` (m, robot to object) and ``pixels``;
 * spatial relations object→object, computed among objects seen together from a place:
   ``on`` / ``above`` (and the inverse ``under``), ``next_to`` and ``near`` (stored once per
@@ -18,11 +18,10 @@ between two nodes, like the store's ``(src, dst, kind)`` rows):
 sighting into an object node: same label, same height (centroids within ``merge_max_dz``, which
 keeps floors apart even when the robot on a staircase sees across them), centroid within a
 radius that grows with the object's size (or footprints overlapping), each node taking at most
-one sighting per view. An object's floor is the floor it was most often seen from.
-A node's position is the pixel-weighted running mean of its sightings' centroids; its box is
-the union of theirs. When a node grows into another of its label that was never seen in the
-same view (two partial views of one sofa), the younger is fused into the older and reported in
-``GraphUpdate.removed_objects``.
+one sighting per view. An object's floor is the floor it was most often seen from. A node's
+position is the pixel-weighted mean of its sightings' centroids, its box their union. When a node
+grows into another of its label never seen in the same view (two partial views of one sofa), the
+younger is fused into the older and reported in ``GraphUpdate.removed_objects``.
 
 Perceivers that fuse objects themselves (``geometric``) give each sighting a ``track``: a tracked
 sighting goes to the node its track is bound to (a new track binds to the node label and position
@@ -30,10 +29,8 @@ matching finds, never to one another live track holds); when the perceiver's vot
 label, the node is re-made under the new label; ``Percept.merged_tracks`` folds the nodes of
 tracks the perceiver merged. Nodes of two live tracks are never fused by the graph itself.
 
-Persistence (``memory.store.MemoryStore`` or anything with the same methods): ``to_records()``
-→ ``upsert_places`` / ``upsert_objects``; ``edge_rows()`` → ``put_edges`` (or, to drop relations
-that no longer hold, ``replace_edges(kind, rows)`` per kind); ``image_rows()`` → ``put_image``.
-``write_to(store)`` does all of it; ``from_snapshot(...)`` / ``load_from(store)`` rebuild a graph.
+Persistence (``memory.store.MemoryStore`` or alike): ``write_to(store)`` writes ``to_records()``,
+``edge_rows()`` (relations replaced per kind) and ``image_rows()``; ``from_snapshot`` / ``load_from`` rebuild.
 """
 from __future__ import annotations
 
@@ -478,8 +475,7 @@ class TopoGraph:
             return []
         d2 = index.d2(x, y)
         inside = np.nonzero(d2 <= radius * radius)[0]
-        order = inside[np.argsort(d2[inside], kind="stable")]
-        return [index.ids[k] for k in (order if nearest is None else order[:nearest])]
+        return [index.ids[k] for k in inside[np.argsort(d2[inside], kind="stable")][:nearest]]
 
     def place_path(self, a: str, b: str) -> list[str]:
         """Shortest sequence of places from ``a`` to ``b`` over traverse edges (either direction)."""

@@ -121,16 +121,23 @@ def test_fuzz_memory_files_with_wrong_tables_or_rows(small_memory, tmp_path_fact
 
 
 # ------------------------------------------------------------ regressions of cases the fuzzing found
+def _copy_with(small_memory: Path, tmp_path: Path, sql: str, params: tuple = ()) -> Path:
+    """A copy of the small memory file with one SQL statement applied to it."""
+    f = tmp_path / "case.db"
+    shutil.copy(small_memory, f)
+    con = sqlite3.connect(f)
+    con.execute(sql, params)
+    con.commit()
+    con.close()
+    return f
+
+
 def test_text_that_is_not_utf8_inside_a_record_is_a_damaged_file(small_memory, tmp_path):
     # was sqlite3.OperationalError "Could not decode to UTF-8 column 'data'" out of MemoryStore.load
     from memory.errors import CorruptMemoryFile
 
-    f = tmp_path / "case.db"
-    shutil.copy(small_memory, f)
-    con = sqlite3.connect(f)
-    con.execute("UPDATE nodes SET data = CAST(X'FF7B22' AS TEXT) WHERE rowid = (SELECT min(rowid) FROM nodes)")
-    con.commit()
-    con.close()
+    f = _copy_with(small_memory, tmp_path,
+                   "UPDATE nodes SET data = CAST(X'FF7B22' AS TEXT) WHERE rowid = (SELECT min(rowid) FROM nodes)")
     with pytest.raises(CorruptMemoryFile, match=r"case\.db is damaged \(Could not decode to UTF-8"):
         _open(f)
 
@@ -139,12 +146,7 @@ def test_a_meta_value_that_is_not_json_is_a_damaged_file(small_memory, tmp_path)
     # was json.JSONDecodeError out of MemoryStore.load
     from memory.errors import CorruptMemoryFile
 
-    f = tmp_path / "case.db"
-    shutil.copy(small_memory, f)
-    con = sqlite3.connect(f)
-    con.execute("UPDATE meta SET value = '{' WHERE key != 'schema_version'")
-    con.commit()
-    con.close()
+    f = _copy_with(small_memory, tmp_path, "UPDATE meta SET value = '{' WHERE key != 'schema_version'")
     with pytest.raises(CorruptMemoryFile, match=r"case\.db is damaged \(Expecting property name"):
         _open(f)
 
@@ -169,11 +171,7 @@ def test_edge_attributes_that_are_not_an_object_are_a_damaged_file(small_memory,
     # was TypeError out of TopoGraph.from_snapshot ("'int' object is not iterable", "got multiple values for 'kind'")
     from memory.errors import CorruptMemoryFile
 
-    f = tmp_path / "case.db"
-    shutil.copy(small_memory, f)
-    con = sqlite3.connect(f)
-    con.execute("UPDATE edges SET data = ? WHERE rowid = (SELECT min(rowid) FROM edges)", (data,))
-    con.commit()
-    con.close()
+    f = _copy_with(small_memory, tmp_path, "UPDATE edges SET data = ? WHERE rowid = (SELECT min(rowid) FROM edges)",
+                   (data,))
     with pytest.raises(CorruptMemoryFile, match="not an object of edge attributes"):
         _open(f)

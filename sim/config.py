@@ -6,9 +6,10 @@ and for an unknown key the valid ones. ``load_yaml`` keeps the line of every key
 """
 from __future__ import annotations
 
-import copy
+import contextvars
 import dataclasses
 import functools
+import json
 import reprlib
 import types
 import typing
@@ -20,7 +21,9 @@ from sim.errors import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "to_dict", "load_yaml", "LineMap", "YamlDoc"]
+__all__ = ["from_dict", "check_fields", "to_dict", "load_yaml", "LineMap", "YamlDoc"]
+
+_BUILDING = contextvars.ContextVar("config_building", default=False)
 
 
 class LineMap:
@@ -86,20 +89,32 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "con
               lines: LineMap | None = None) -> T:
     """Build config dataclass ``cls`` from ``data`` with pydantic; a bad key or value raises one ``ConfigError``.
 
-    Each config forbids unknown keys (``__pydantic_config__ = ConfigDict(extra="forbid")``); numbers,
-    flags and text must come typed, as YAML gives them (``'3'`` is no integer, ``1`` is no ``true``);
-    lists become tuples and mappings nested configs. The message names ``where`` (the file and line
-    through ``lines``) and the problem that comes first in the file.
+    Each config forbids unknown keys (``__pydantic_config__ = ConfigDict(extra="forbid")``). The data is
+    validated as JSON in pydantic's strict mode: numbers, flags and text must come typed, as YAML gives
+    them (``'3'`` is no integer, ``1`` is no ``true``), while lists become tuples and mappings nested
+    configs (values JSON cannot hold, such as YAML dates, are taken as their text). The message names
+    ``where`` (the file and line through ``lines``) and the problem that comes first in the file.
     """
     import pydantic
 
+    token = _BUILDING.set(True)
     try:
-        return _validator(cls).validate_python({} if data is None else data)
+        return _adapter(cls).validate_json(json.dumps({} if data is None else data, default=str), strict=True)
     except pydantic.ValidationError as e:
         found = [_message(err, cls, data, where, lines) for err in e.errors(include_url=False)]
-    except TypeError as e:  # from a __post_init__: pydantic reports only its ValueErrors
+    except TypeError as e:  # from a __post_init__ (pydantic reports only its ValueErrors), or keys JSON refuses
         found = [(False, 0, f"{_loc(lines, ())}invalid {where}: {e}")]
+    finally:
+        _BUILDING.reset(token)
     raise ConfigError(min(found, key=lambda f: f[:2])[2]) from None
+
+
+def check_fields(config: Any, where: str = "config") -> None:
+    """For a config's ``__post_init__``: check a directly built config as ``from_dict`` does (its pydantic
+    field constraints, ``ConfigError`` naming the field); a no-op while ``from_dict`` builds it."""
+    if not _BUILDING.get():
+        from_dict(type(config), {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init},
+                  where=where)
 
 
 def to_dict(obj: Any) -> Any:
@@ -114,24 +129,10 @@ def to_dict(obj: Any) -> Any:
 
 
 @functools.cache
-def _validator(cls: type) -> Any:
-    """pydantic's validator for ``cls``, strict on numbers, flags and text only: lax mode takes ``"3"``
-    for 3 and ``"yes"`` for true; strict mode everywhere refuses YAML's lists for tuples and its
-    mappings for nested configs."""
+def _adapter(cls: type) -> Any:
     from pydantic import TypeAdapter
-    from pydantic_core import SchemaValidator
 
-    def strict(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("int", "float", "bool", "str"):
-                node["strict"] = True
-            node = list(node.values())
-        for v in node if isinstance(node, list) else ():
-            strict(v)
-
-    schema = copy.deepcopy(TypeAdapter(cls).core_schema)
-    strict(schema)
-    return SchemaValidator(schema)
+    return TypeAdapter(cls)
 
 
 _EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false", "string_type": "text",
@@ -167,8 +168,8 @@ def _message(err: Mapping[str, Any], cls: type, data: Any, where: str,
     elif kind in _EXPECTED:
         text = (f"{label} must be {_EXPECTED[kind]}, got {reprlib.repr(value)}" if path
                 else f"expected a mapping of settings, got {reprlib.repr(value)}")
-    else:
-        text = f"{label}: {err['msg']}"
+    else:  # a pydantic constraint, e.g. "Input should be greater than 0"
+        text = f"{label}: {err['msg']}, got {reprlib.repr(value)}"
     return missing, (lines.line(path) or 0) if lines else 0, _loc(lines, path) + text
 
 

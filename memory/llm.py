@@ -1,19 +1,16 @@
 """A client for OpenAI-compatible chat servers (OpenAI, Ollama, vLLM, llama.cpp) on the official ``openai`` package.
 
 * ``chat`` (plain or streamed, text pieces to ``on_token`` as they arrive), ``list_models`` and ``check``
-  (the settings dialog's "Test connection") go through ``openai.OpenAI(base_url=...)``; the package is
-  imported on the first request, so commands that never talk to an LLM do not pay for it.
+  (the settings dialog's "Test connection") go through ``openai.OpenAI(base_url=...)`` and its typed
+  responses; the package is imported on the first request, so commands that never talk to an LLM do not pay for it.
 * Timeouts and retries are the SDK's: ``timeout_s`` bounds each read (the whole wait for a plain answer,
   the wait for each streamed chunk), connecting is bounded by ``min(timeout_s, 10 s)``; connection errors,
   timeouts, HTTP 408/409/429 and 5xx are retried ``retries`` times with the SDK's backoff (0.5 s doubling up to
   8 s, with jitter; a server's ``Retry-After`` is honoured). A stream is never retried once it has begun, so
   ``on_token`` never sees text twice.
-* Every failure raises ``LLMUnavailable`` / ``LLMTimeout`` / ``LLMBadResponse`` with one line naming the URL
-  (``memory.llm_errors`` turns the SDK's exceptions into them).
+* Every failure raises ``LLMUnavailable`` / ``LLMTimeout`` / ``LLMBadResponse`` with one line naming the URL.
 * A circuit breaker per server (``memory.llm_breaker``): after ``pause_after`` chat calls in a row that could
-  not reach it (each after its retries), chats to that server fail at once with ``LLMUnavailable`` for
-  ``pause_s`` seconds, said once in a warning; then one attempt (no retries) probes it again. So a batch
-  against a hung server falls back quickly instead of waiting every timeout.
+  not reach it, chats to that server fail at once with ``LLMUnavailable`` for ``pause_s`` seconds.
 
 The API key is read once, when the client is built: ``config.api_key`` or else the environment variable
 ``config.api_key_env``.
@@ -21,25 +18,23 @@ The API key is read once, when the client is built: ``config.api_key`` or else t
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import logging
 import os
-import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict, Field
 
 from memory.errors import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
 from memory.llm_breaker import breaker_for
-from memory.llm_errors import error_text, from_sdk_error, int_fields, snippet, some
-from sim.errors import ConfigError
+from sim.config import check_fields
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +43,25 @@ __all__ = ["LLMConfig", "ChatResult", "ChatClient", "image_message", "Message"]
 Message = Mapping[str, Any]
 
 _CONNECT_TIMEOUT_S = 10.0  # a dead host should not eat a long generation timeout
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NO_KEY = "no-key"  # the SDK insists on a key; servers without authentication ignore it
-# the openai SDK's retry schedule (openai._constants): 0.5 s doubling, at most 8 s
-_SDK_FIRST_BACKOFF_S, _SDK_MAX_BACKOFF_S = 0.5, 8.0
+_HINTS = {401: " (check the API key)", 403: " (check the API key)",
+          404: " (does base_url end in /v1, and is the model name right?)", 429: " (rate limited)"}
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        ok = parts.scheme in ("http", "https") and parts.hostname and not (parts.query or parts.fragment)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"base_url must look like http://host:port/v1 (no query or fragment), got {url!r}")
+    return url
 
 
 @dataclass(frozen=True, kw_only=True)
 class LLMConfig:
-    """Where the chat server is and how to talk to it.
+    """Where the chat server is and how to talk to it; a bad value raises ``ConfigError`` naming it.
 
     * ``base_url`` — the API root, e.g. ``http://127.0.0.1:8080/v1`` or ``https://api.openai.com/v1``.
     * ``model`` — model name sent with each request (``""`` sends none: single-model servers such
@@ -65,7 +70,7 @@ class LLMConfig:
     * ``api_key_env`` — environment variable holding the key when ``api_key`` is unset (``""``: none).
     * ``timeout_s`` — seconds one attempt may wait for the answer (plain) or for each chunk (streaming).
     * ``retries`` — extra attempts after a connection error, timeout, HTTP 408/409/429 or 5xx.
-    * ``backoff_s`` — accepted so existing configs load, no longer used: the ``openai`` SDK waits 0.5 s
+    * ``backoff_s`` — accepted so existing configs load, not used: the ``openai`` SDK waits 0.5 s
       before the first retry, doubling up to 8 s (see ``max_wait_s``).
     * ``temperature``, ``max_tokens``, ``stream`` — request defaults, overridable per call.
     * ``pause_after``, ``pause_s`` — the circuit breaker: after this many failed calls in a row, stop
@@ -73,53 +78,26 @@ class LLMConfig:
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
-    base_url: str = "http://127.0.0.1:8080/v1"
+    base_url: Annotated[str, AfterValidator(_check_url)] = "http://127.0.0.1:8080/v1"
     model: str = ""
     api_key: str | None = field(default=None, repr=False)
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    retries: int = 2
-    backoff_s: float = 0.5
-    temperature: float = 0.2
-    max_tokens: int = 512
+    api_key_env: Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$")] = "OPENAI_API_KEY"
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
+    max_tokens: Annotated[int, Field(ge=1)] = 512
     stream: bool = False
-    pause_after: int = 3
-    pause_s: float = 60.0
+    pause_after: Annotated[int, Field(ge=0, le=1000)] = 3
+    pause_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ``ConfigError`` naming the first bad value."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"llm base_url must look like http://host:port/v1, got {self.base_url!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            raise ConfigError(f"llm base_url has an invalid port: {self.base_url!r}") from None
-        if parts.query or parts.fragment:
-            raise ConfigError(f"llm base_url must not have a query or fragment: {self.base_url!r}")
-        if self.api_key_env and not _ENV_NAME_RE.match(self.api_key_env):
-            raise ConfigError(f"llm api_key_env must be an environment variable name, got {self.api_key_env!r}")
-        if not 0 < self.timeout_s <= 3600:
-            raise ConfigError(f"llm timeout_s must be in (0, 3600] seconds, got {self.timeout_s}")
-        if not 0 <= self.retries <= 10:
-            raise ConfigError(f"llm retries must be 0..10, got {self.retries}")
-        if not 0 <= self.backoff_s <= 60:
-            raise ConfigError(f"llm backoff_s must be 0..60 seconds, got {self.backoff_s}")
-        if not 0 <= self.temperature <= 2:
-            raise ConfigError(f"llm temperature must be 0..2, got {self.temperature}")
-        if self.max_tokens < 1:
-            raise ConfigError(f"llm max_tokens must be at least 1, got {self.max_tokens}")
-        if not 0 <= self.pause_after <= 1000 or not 0 < self.pause_s <= 86400:
-            raise ConfigError(f"llm pause_after must be 0..1000 and pause_s in (0, 86400], got {self.pause_after}, "
-                              f"{self.pause_s}")
+        check_fields(self, "llm")
 
     def max_wait_s(self) -> float:
-        """Upper bound of one call's time on a silent server (all attempts plus the SDK's backoffs)."""
-        backoff = sum(min(_SDK_FIRST_BACKOFF_S * 2 ** i, _SDK_MAX_BACKOFF_S) for i in range(self.retries))
-        return self.timeout_s * (self.retries + 1) + backoff
+        """Upper bound of one call's time on a silent server (all attempts plus the SDK's backoffs, 0.5 s
+        doubling up to 8 s)."""
+        return self.timeout_s * (self.retries + 1) + sum(min(0.5 * 2 ** i, 8.0) for i in range(self.retries))
 
 
 @dataclass(frozen=True)
@@ -139,7 +117,6 @@ class ChatClient:
     is the server's circuit breaker, ``memory.llm_breaker``, and its ``openai`` client, shared by all its clients)."""
 
     def __init__(self, config: LLMConfig) -> None:
-        config.validate()
         self.config = config
         env_key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
         self._api_key = config.api_key or env_key or None
@@ -170,9 +147,20 @@ class ChatClient:
         breaker.succeeded()
         return result
 
-    def list_models(self) -> list[str]:
+    def list_models(self, retries: int | None = None) -> list[str]:
         """Model ids the server offers (``GET /models``)."""
-        return self._list_models(self.config.retries)
+        import openai
+
+        url = self._root + "/models"
+        try:
+            page = self._sdk(self.config.retries if retries is None else retries).models.list()
+        except openai.OpenAIError as e:
+            raise self._error(e, url) from e
+        except ValueError:  # the SDK's JSON decoding
+            raise LLMBadResponse(f"{url} returned a body that is not JSON", url=url) from None
+        if not isinstance(getattr(page, "data", None), list):
+            raise LLMBadResponse(f"{url} returned JSON without a 'data' list of models", url=url)
+        return [str(m.id) for m in page.data if getattr(m, "id", None) is not None]
 
     def check(self) -> str:
         """Test the connection with one tiny request; a single line for a status bar.
@@ -182,23 +170,20 @@ class ChatClient:
         t0 = time.perf_counter()
         note = ""
         try:
-            models = self._list_models(retries=0)
-            if self.config.model and models and self.config.model not in models:
-                note = f"; note: {self.config.model!r} is not in its model list ({some(models)})"
-        except LLMBadResponse as e:
-            if e.status != 404:
-                return f"failed: {e}"
-            models = []
-            note = "; it has no model list"
-        except LLMError as e:
-            return f"failed: {e}"
-        try:
+            try:
+                models = self.list_models(retries=0)
+                if self.config.model and models and self.config.model not in models:
+                    note = f"; note: {self.config.model!r} is not in its model list ({_some(models)})"
+            except LLMBadResponse as e:
+                if e.status != 404:
+                    raise
+                models, note = [], "; it has no model list"
             r = self._chat([{"role": "user", "content": "Reply with the word OK."}], max_tokens=4,
                            temperature=0.0, stream=False, on_token=None, retries=0)
         except LLMError as e:
             return f"failed: {e}"
         ms = (time.perf_counter() - t0) * 1000.0
-        served = f", serving {some(models)}" if models else ""
+        served = f", serving {_some(models)}" if models else ""
         return f"ok: {self._root} answered as {r.model or 'an unnamed model'!r} in {ms:.0f} ms{served}{note}"
 
     # -- requests ----------------------------------------------------------------------------
@@ -208,25 +193,23 @@ class ChatClient:
         import openai
 
         t = self.config.timeout_s
-        return _openai_client(self._root, self._api_key).with_options(
+        return _openai_client(self._root, self._api_key or "no-key").with_options(
             timeout=openai.Timeout(t, connect=min(t, _CONNECT_TIMEOUT_S)), max_retries=retries)
-
-    def _error(self, e: Exception, url: str) -> LLMError:
-        return from_sdk_error(e, url, timeout_s=self.config.timeout_s,
-                              connect_s=min(self.config.timeout_s, _CONNECT_TIMEOUT_S), has_key=self.has_api_key)
 
     def _chat(self, messages: Sequence[Message], *, max_tokens: int | None, temperature: float | None,
               stream: bool | None, on_token: Callable[[str], None] | None, retries: int) -> ChatResult:
         import openai
+        from openai.types.chat import ChatCompletion
 
-        msgs = _check_messages(messages)
+        if isinstance(messages, (str, bytes, Mapping)) or not messages:
+            raise ValueError("chat takes a non-empty list of messages like [{'role': 'user', 'content': '...'}]")
         do_stream = self.config.stream if stream is None else bool(stream)
         extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if do_stream else {}
         url = self._root + "/chat/completions"
         t0 = time.perf_counter()
         try:
             raw = self._sdk(retries).chat.completions.with_raw_response.create(
-                messages=msgs, model=self.config.model or openai.omit, stream=do_stream,
+                messages=[dict(m) for m in messages], model=self.config.model or openai.omit, stream=do_stream,
                 max_tokens=int(self.config.max_tokens if max_tokens is None else max_tokens),
                 temperature=float(self.config.temperature if temperature is None else temperature), **extra)
         except openai.NotFoundError as e:
@@ -234,15 +217,14 @@ class ChatClient:
         except openai.OpenAIError as e:
             raise self._error(e, url) from e
         attempts = raw.retries_taken + 1
-        ctype = raw.http_response.headers.get("content-type", "").lower()
-        if do_stream and "text/event-stream" in ctype:
+        if do_stream and "text/event-stream" in raw.http_response.headers.get("content-type", "").lower():
             text, model, finish, usage = self._consume_stream(raw.parse(), url, on_token, attempts)
-        else:  # a plain answer, or a server that ignored "stream": take it as one piece
+        else:  # a plain answer, or a server that ignored "stream" (the SDK would read it as events)
             try:
-                body = raw.http_response.read()
-            except Exception as e:  # noqa: BLE001 - the transport's errors, named by from_sdk_error
-                raise self._error(e, url) from e
-            text, model, finish, usage = _parse_completion(_parse_json(body, url), url)
+                completion = raw.parse() if not do_stream else ChatCompletion.construct(**_json(raw.http_response))
+            except (ValueError, TypeError):  # the body is no JSON object
+                completion = None
+            text, model, finish, usage = _completion(completion, raw.http_response, url)
             if on_token is not None and text:
                 on_token(text)
         latency = (time.perf_counter() - t0) * 1000.0
@@ -261,23 +243,14 @@ class ChatClient:
         try:
             with stream:
                 for chunk in stream:
-                    event = chunk.to_dict()
-                    model = str(event.get("model") or model)
-                    if isinstance(event.get("usage"), dict):
-                        usage = int_fields(event["usage"])
-                    choices = event.get("choices")
-                    if not choices:
-                        continue
-                    if not isinstance(choices, list) or not isinstance(choices[0], dict):
-                        raise LLMBadResponse(f"{url} streamed 'choices' of the wrong shape: "
-                                             f"{snippet(json.dumps(event))}", url=url, attempts=attempts)
-                    delta = choices[0].get("delta") or {}
-                    piece = delta.get("content") if isinstance(delta, dict) else None
+                    model, usage = str(chunk.model or model), _usage(chunk) or usage
+                    choice = chunk.choices[0] if isinstance(chunk.choices, list) and chunk.choices else None
+                    piece = getattr(getattr(choice, "delta", None), "content", None)
                     if isinstance(piece, str) and piece:
                         pieces.append(piece)
                         if on_token is not None:
                             on_token(piece)
-                    finish = str(choices[0].get("finish_reason") or finish)
+                    finish = str(getattr(choice, "finish_reason", None) or finish)
         except openai.APITimeoutError:
             raise LLMTimeout(f"{url} sent nothing for {self.config.timeout_s:g} s while streaming", url=url,
                              attempts=attempts) from None
@@ -285,11 +258,11 @@ class ChatClient:
             raise LLMUnavailable(f"{url} dropped the connection while streaming ({len(pieces)} pieces received)",
                                  url=url, attempts=attempts) from e
         except openai.APIError as e:  # an error event in the stream
-            raise LLMBadResponse(f"{url} reported an error mid-stream: {error_text(e.body) if e.body else e}",
-                                 url=url, attempts=attempts) from None
-        except json.JSONDecodeError as e:
-            raise LLMBadResponse(f"{url} streamed an event that is not JSON: {snippet(e.doc)}", url=url,
+            raise LLMBadResponse(f"{url} reported an error mid-stream: {_error_text(e)}", url=url,
                                  attempts=attempts) from None
+        except json.JSONDecodeError as e:
+            raise LLMBadResponse(f"{url} streamed an event that is not JSON: {_snippet(e.doc)}",
+                                 url=url, attempts=attempts) from None
         if not finish:
             raise LLMBadResponse(f"{url} closed the stream before it finished ({len(pieces)} pieces received)",
                                  url=url, attempts=attempts)
@@ -298,47 +271,58 @@ class ChatClient:
     def _unknown_model(self, e: Exception, url: str) -> LLMError:
         """A 404 from chat: when the server lists models without ours, say which it has."""
         err = self._error(e, url)
-        model = self.config.model
-        if not model:
-            return err
         try:
-            models = self._list_models(retries=0)
+            models = self.list_models(retries=0) if self.config.model else []
         except LLMError:
             return err
-        if not models or model in models:
+        if not models or self.config.model in models:
             return err
-        return LLMBadResponse(f"{url}: the server has no model {model!r}; it offers {some(models, 5)}", url=url,
-                              status=404, attempts=err.attempts)
+        return LLMBadResponse(f"{url}: the server has no model {self.config.model!r}; it offers {_some(models, 5)}",
+                              url=url, status=404, attempts=err.attempts)
 
-    def _list_models(self, retries: int) -> list[str]:
+    def _error(self, e: BaseException, url: str) -> LLMError:
+        """One ``LLMError`` for an exception the ``openai`` SDK (or its transport) raised calling ``url``."""
         import openai
 
-        url = self._root + "/models"
-        try:
-            body = self._sdk(retries).models.with_raw_response.list().http_response.read()
-        except openai.OpenAIError as e:
-            raise self._error(e, url) from e
-        data = _parse_json(body, url)
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise LLMBadResponse(f"{url} returned JSON without a 'data' list of models", url=url)
-        return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id") is not None]
+        try:  # the SDK's retry counter on the last request it sent
+            attempts = int(e.request.headers.get("x-stainless-retry-count", "0")) + 1  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            attempts = 1
+        after = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if isinstance(e, openai.APIStatusError):
+            status, hint = e.status_code, _HINTS.get(e.status_code, "")
+            if status in (401, 403) and not self.has_api_key:
+                hint = " (no API key was sent: set the variable named by llm.api_key_env, or llm.api_key)"
+            return LLMBadResponse(f"{url} returned HTTP {status} {e.response.reason_phrase}{hint}: "
+                                  f"{_error_text(e)}{after}", url=url, status=status, attempts=attempts)
+        chain = [e]
+        while chain[-1].__cause__ or chain[-1].__context__:
+            chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+        if any(type(x).__name__ == "ConnectTimeout" for x in chain):
+            return LLMUnavailable(f"cannot connect to {url}: no answer within "
+                                  f"{min(self.config.timeout_s, _CONNECT_TIMEOUT_S):g} s{after}", url=url,
+                                  attempts=attempts)
+        if isinstance(e, openai.APITimeoutError) or any(type(x).__name__.endswith("Timeout") for x in chain):
+            return LLMTimeout(f"{url} did not answer within {self.config.timeout_s:g} s{after}", url=url,
+                              attempts=attempts)
+        if isinstance(e, openai.APIError) and not isinstance(e, openai.APIConnectionError):
+            return LLMBadResponse(f"{url} returned an error: {_error_text(e)}{after}", url=url, attempts=attempts)
+        if any(isinstance(x, ConnectionRefusedError) for x in chain):
+            reason = "connection refused (is the server running?)"
+        else:  # unknown host, TLS, a dropped connection: the innermost reason
+            last = chain[-1]
+            reason = _one_line(last.strerror if isinstance(last, OSError) and last.strerror else
+                               str(last) or type(last).__name__)
+        return LLMUnavailable(f"cannot connect to {url}: {reason}{after}", url=url, attempts=attempts)
 
 
-_SDK_CLIENTS: dict[tuple[str, str], Any] = {}
-_SDK_LOCK = threading.Lock()
-
-
-def _openai_client(root: str, api_key: str | None) -> Any:
-    """One ``openai.OpenAI`` per server and key, so its connections are reused across ``ChatClient`` copies."""
+@functools.cache
+def _openai_client(root: str, api_key: str) -> Any:
+    """One ``openai.OpenAI`` per server and key, so its connections are reused across ``ChatClient`` copies
+    (servers without authentication ignore the placeholder key the SDK insists on)."""
     import openai
 
-    with _SDK_LOCK:
-        client = _SDK_CLIENTS.get((root, api_key or ""))
-        if client is None:
-            client = openai.OpenAI(base_url=root, api_key=api_key or _NO_KEY, max_retries=0)
-            _SDK_CLIENTS[(root, api_key or "")] = client
-        return client
+    return openai.OpenAI(base_url=root, api_key=api_key, max_retries=0)
 
 
 def image_message(text: str, rgb_uint8: np.ndarray, *, role: str = "user") -> dict[str, Any]:
@@ -357,47 +341,59 @@ def image_message(text: str, rgb_uint8: np.ndarray, *, role: str = "user") -> di
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _check_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    if isinstance(messages, (str, bytes, Mapping)):
-        raise TypeError("chat takes a list of messages like [{'role': 'user', 'content': '...'}]")
-    msgs = [dict(m) for m in messages]
-    if not msgs:
-        raise ValueError("chat needs at least one message")
-    for i, m in enumerate(msgs):
-        if not isinstance(m.get("role"), str) or "content" not in m:
-            raise ValueError(f"message {i} needs a 'role' and a 'content'")
-    return msgs
+def _json(response: Any) -> Any:
+    response.read()
+    return response.json()
 
 
-def _parse_json(raw: bytes, url: str) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise LLMBadResponse(f"{url} returned a body that is not JSON: {snippet(raw)}", url=url) from None
+def _completion(c: Any, response: Any, url: str) -> tuple[str, str, str, dict[str, int]]:
+    """Text, model, finish reason and usage of the SDK's ``ChatCompletion``; ``LLMBadResponse`` for another shape."""
+    def bad(what: str) -> LLMBadResponse:
+        return LLMBadResponse(f"{url} returned {what}: {_snippet(response.content)}", url=url)
 
-
-def _parse_completion(data: Any, url: str) -> tuple[str, str, str, dict[str, int]]:
-    if not isinstance(data, dict):
-        raise LLMBadResponse(f"{url} returned JSON that is not an object: {snippet(json.dumps(data))}", url=url)
-    if data.get("error"):
-        raise LLMBadResponse(f"{url} returned an error: {error_text(data)}", url=url)
-    choices = data.get("choices")
-    if not isinstance(choices, list):
-        raise LLMBadResponse(f"{url} returned JSON without a 'choices' list: {snippet(json.dumps(data))}", url=url)
-    if not choices:
+    if c is None or isinstance(c, str):  # the SDK gives the text of a body it cannot decode
+        raise bad("a body that is not JSON")
+    if not hasattr(c, "choices"):
+        raise bad("JSON that is not an object")
+    if getattr(c, "error", None):
+        raise LLMBadResponse(f"{url} returned an error: {_error_text(c.error)}", url=url)
+    if not isinstance(c.choices, list):
+        raise bad("JSON without a 'choices' list")
+    if not c.choices:
         raise LLMBadResponse(f"{url} returned no choices", url=url)
-    choice = choices[0]
-    message = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(message, dict):
-        raise LLMBadResponse(f"{url} returned a choice without a 'message': {snippet(json.dumps(choice))}", url=url)
-    content = message.get("content")
-    if content is None:
-        text = ""
-    elif isinstance(content, str):
-        text = content
-    elif isinstance(content, list):  # content parts
-        text = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    else:
-        raise LLMBadResponse(f"{url} returned message content of type {type(content).__name__}", url=url)
-    usage = int_fields(data.get("usage")) if isinstance(data.get("usage"), dict) else {}
-    return text, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), usage
+    message = getattr(c.choices[0], "message", None)
+    if message is None:
+        raise bad("a choice without a 'message'")
+    content = getattr(message, "content", None)  # text, or content parts [{"type": "text", "text": ...}]
+    text = content if isinstance(content, str) else "".join(
+        str(p.get("text", "")) for p in content or () if isinstance(p, dict))
+    return text, str(c.model or ""), str(c.choices[0].finish_reason or ""), _usage(c)
+
+
+def _usage(c: Any) -> dict[str, int]:
+    u = getattr(c, "usage", None)
+    return {k: v for k, v in u.model_dump().items() if isinstance(v, int)} if hasattr(u, "model_dump") else {}
+
+
+def _error_text(e: Any) -> str:
+    """The human part of an SDK error or an error body: OpenAI's ``{"error": {"message": ...}}``, else a snippet."""
+    body = getattr(e, "body", e)
+    err = body.get("error", body) if isinstance(body, dict) else body
+    msg = (err.get("message") or err.get("detail") or err) if isinstance(err, dict) else err
+    return _one_line(str(msg or getattr(e, "message", "") or "(empty)"))
+
+
+def _snippet(raw: bytes | str, n: int = 120) -> str:
+    """The start of a body, quoted on one line."""
+    text = _one_line(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+    return repr(text if len(text) <= n else text[:n] + "…")
+
+
+def _one_line(s: str, n: int = 300) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def _some(items: Sequence[str], n: int = 3) -> str:
+    """The first ``n`` items, and how many there are when more."""
+    return ", ".join(items[:n]) + (f" … ({len(items)})" if len(items) > n else "")

@@ -144,13 +144,11 @@ class BertNumpy:
 
     def embed(self, texts: Sequence[str], batch_size: int = 64, threads: int = 0) -> np.ndarray:
         """Mean-pooled, L2-normalised ``(N, dim)`` float32 rows; ``threads`` > 0 caps the BLAS threads."""
+        from memory.encoders.batching import embed_in_batches
+
         ids = self.tokenize(texts)
-        out = np.zeros((len(ids), self.hidden), dtype=np.float32)
-        with self._blas_threads(threads):
-            for rows in _length_batches(ids, batch_size):
-                out[rows] = self._forward([ids[i] for i in rows])
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        return embed_in_batches(ids, self.hidden, self._forward, batches=_length_batches(ids, batch_size),
+                                context=self._blas_threads(threads))
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         n, length = len(batch), max(len(t) for t in batch)

@@ -32,8 +32,8 @@ from memory.encoders import (
     check_texts,
     configure_torch_threads,
     file_digest,
-    l2_normalize,
 )
+from memory.encoders.batching import embed_in_batches
 from memory.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,10 @@ class OpenCLIPEncoder:
         import torch
 
         model = self._get_model()
-        out = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(items), self.config.batch_size):
-                tokens = self._tokenizer(items[start:start + self.config.batch_size])
-                out.append(model.encode_text(tokens.to(self.config.device)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(out, axis=0))
+        with self._lock:
+            return embed_in_batches(items, self._dim, lambda batch: model.encode_text(
+                self._tokenizer(batch).to(self.config.device)), batch_size=self.config.batch_size,
+                context=torch.inference_mode())
 
     def encode_image(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Embed RGB uint8 ``(H, W, 3)`` images of any size (resized and cropped by the model's transform)."""
@@ -130,13 +128,10 @@ class OpenCLIPEncoder:
         from PIL import Image
 
         model = self._get_model()
-        out = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(arrays), self.config.batch_size):
-                batch = torch.stack([self._preprocess(Image.fromarray(a))
-                                     for a in arrays[start:start + self.config.batch_size]])
-                out.append(model.encode_image(batch.to(self.config.device)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(out, axis=0))
+        with self._lock:
+            return embed_in_batches(arrays, self._dim, lambda batch: model.encode_image(torch.stack(
+                [self._preprocess(Image.fromarray(a)) for a in batch]).to(self.config.device)),
+                batch_size=self.config.batch_size, context=torch.inference_mode())
 
     # -- weights -----------------------------------------------------------------------------
 

@@ -42,8 +42,8 @@ from memory.encoders import (
     check_texts,
     configure_torch_threads,
     file_digest,
-    l2_normalize,
 )
+from memory.encoders.batching import embed_in_batches
 from memory.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -325,13 +325,10 @@ class SimClipEncoder:
         import torch
 
         tower = self._get_tower()
-        out = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(arrays), self.config.batch_size):
-                x = preprocess(arrays[start:start + self.config.batch_size], self.arch)
-                x = x.to(self.config.device).contiguous(memory_format=torch.channels_last)
-                out.append(tower(x).float().cpu().numpy())
-        return l2_normalize(np.concatenate(out, axis=0))
+        with self._lock:
+            return embed_in_batches(arrays, self.dim, lambda batch: tower(preprocess(batch, self.arch).to(
+                self.config.device).contiguous(memory_format=torch.channels_last)),
+                batch_size=self.config.batch_size, context=torch.inference_mode())
 
     def _get_tower(self) -> Any:
         if self._tower is not None:

@@ -148,7 +148,7 @@ class ChatClient:
         return result
 
     def list_models(self, retries: int | None = None) -> list[str]:
-        """Model ids the server offers (``GET /models``)."""
+        """Model ids the server offers (``GET /models``); ``retries`` overrides ``config.retries``."""
         import openai
 
         url = self._root + "/models"
@@ -219,11 +219,14 @@ class ChatClient:
         attempts = raw.retries_taken + 1
         if do_stream and "text/event-stream" in raw.http_response.headers.get("content-type", "").lower():
             text, model, finish, usage = self._consume_stream(raw.parse(), url, on_token, attempts)
-        else:  # a plain answer, or a server that ignored "stream" (the SDK would read it as events)
+        else:  # a plain answer, or a server that ignored "stream" (which the SDK would read as events)
             try:
-                completion = raw.parse() if not do_stream else ChatCompletion.construct(**_json(raw.http_response))
+                completion = (ChatCompletion.construct(**json.loads(raw.http_response.read())) if do_stream
+                              else raw.parse())
             except (ValueError, TypeError):  # the body is no JSON object
                 completion = None
+            except Exception as e:  # noqa: BLE001 - reading the body: the transport's errors
+                raise self._error(e, url) from e
             text, model, finish, usage = _completion(completion, raw.http_response, url)
             if on_token is not None and text:
                 on_token(text)
@@ -340,11 +343,6 @@ def image_message(text: str, rgb_uint8: np.ndarray, *, role: str = "user") -> di
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-def _json(response: Any) -> Any:
-    response.read()
-    return response.json()
-
 
 def _completion(c: Any, response: Any, url: str) -> tuple[str, str, str, dict[str, int]]:
     """Text, model, finish reason and usage of the SDK's ``ChatCompletion``; ``LLMBadResponse`` for another shape."""

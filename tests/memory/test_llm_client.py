@@ -407,3 +407,15 @@ def test_the_breaker_can_be_turned_off(fake):
     assert len(server.requests) == 4
     with pytest.raises(ConfigError, match="pause_after"):
         LLMConfig(pause_after=-1)
+
+
+def test_direct_construction_checks_every_range_in_one_line():
+    for kw, field_name in [({"temperature": 2.5}, "temperature"), ({"max_tokens": 0}, "max_tokens"),
+                           ({"pause_s": 0}, "pause_s"), ({"api_key_env": "MY KEY"}, "api_key_env"),
+                           ({"base_url": "http://host:99999/v1"}, "base_url"), ({"retries": 11}, "retries")]:
+        with pytest.raises(ConfigError) as e:
+            LLMConfig(**kw)
+        msg = str(e.value)
+        assert msg.startswith((f"{field_name}:", f"invalid {field_name}:")) and "\n" not in msg
+        assert msg.endswith(f"got {next(iter(kw.values()))!r}")
+    assert LLMConfig(backoff_s=2.0, timeout_s=5).timeout_s == 5  # backoff_s still loads (unused); ints are numbers

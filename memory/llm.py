@@ -298,9 +298,9 @@ class ChatClient:
                 hint = " (no API key was sent: set the variable named by llm.api_key_env, or llm.api_key)"
             return LLMBadResponse(f"{url} returned HTTP {status} {e.response.reason_phrase}{hint}: "
                                   f"{_error_text(e)}{after}", url=url, status=status, attempts=attempts)
-        chain = [e]
-        while chain[-1].__cause__ or chain[-1].__context__:
-            chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+        chain = [e]  # the exception and its causes, bounded in case they loop
+        while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 16:
+            chain.append(cause)
         if any(type(x).__name__ == "ConnectTimeout" for x in chain):
             return LLMUnavailable(f"cannot connect to {url}: no answer within "
                                   f"{min(self.config.timeout_s, _CONNECT_TIMEOUT_S):g} s{after}", url=url,

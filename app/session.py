@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import LabConfig
-from app.exploration import ExploreResult, ExploreSnapshot
-from app.exploration import explore as explore_loop
 from app.priors import pack_for_scene
 from app.progress import CancelToken, Progress
-from app.robot_map import load_robot_map, save_robot_map
+from app.robot.exploration import ExploreResult, ExploreSnapshot
+from app.robot.exploration import explore as explore_loop
+from app.robot.occupancy import load_robot_map, save_robot_map
 from memory.core import EmbodiedMemory
 from sim.errors import LabError
 from sim.explore import FrontierExplorer, Policy

@@ -2,7 +2,7 @@
 
 A ``Policy`` maps each ``Observation`` to the next ``Action``, or ``None`` when it is finished
 (``stop_reason`` says why). The episode loop that runs a policy in a simulator, with progress
-reports, lives in ``app.exploration``.
+reports, lives in ``app.robot.exploration``.
 
 ``FrontierExplorer`` plans only on its own map (``sim.mapping.OccupancyMapper``, depth only):
 

@@ -67,7 +67,7 @@ def house_mem(house_world) -> Iterator[EmbodiedMemory]:
 def b99_memory(tmp_path_factory) -> Iterator[EmbodiedMemory]:
     """The paper's Building99 graph, imported from the shared GML (forest rebuilt)."""
     if "b99" not in _WORLDS:
-        from app.cli_memory import import_gml_job
+        from app.cli.memory import import_gml_job
 
         out = tmp_path_factory.mktemp("b99") / "b99.db"
         drain(import_gml_job(B99_GML, out, encoder=shared_text_encoder()))

@@ -1,6 +1,6 @@
 """The app features the GUI calls into, each behind one small function (no Qt here).
 
-Querying (``app.query``), navigation (``app.navigation``) and scenario runs (``app.scenario``)
+Querying (``app.query``), navigation (``app.robot.navigation``) and scenario runs (``app.eval.scenario``)
 are separate ``app`` modules. ``available(feature)`` tells whether one can be imported (the GUI
 disables its control otherwise, with ``missing(feature)`` as the tooltip); ``ask``,
 ``drive`` and ``scenario`` adapt each one's API to what the GUI jobs need.
@@ -28,8 +28,8 @@ __all__ = ["FEATURES", "FeatureUnavailable", "available", "missing", "ask", "war
 # feature -> (module, what the control needs, in words)
 FEATURES: dict[str, tuple[str, str]] = {
     "query": ("app.query", "asking needs app/query.py (answer_query)"),
-    "navigation": ("app.navigation", "'Go there' needs app/navigation.py (drive_to)"),
-    "scenario": ("app.scenario", "scenario runs need app/scenario.py (run_scenario)"),
+    "navigation": ("app.robot.navigation", "'Go there' needs app/robot/navigation.py (drive_to)"),
+    "scenario": ("app.eval.scenario", "scenario runs need app/eval/scenario.py (run_scenario)"),
 }
 
 
@@ -91,7 +91,7 @@ def warm_query(memory: Any) -> None:
 
 def drive(session: Any, goal: tuple[float, float, float], floor: int, *,
           cancel: CancelToken | None = None) -> Generator[Progress, None, Any]:
-    """Drive the robot to ``goal`` with ``app.navigation.drive_to``; progress snapshots carry the
+    """Drive the robot to ``goal`` with ``app.robot.navigation.drive_to``; progress snapshots carry the
     planned route as ``(x, y, floor)`` points and the result is a ``NavResult``."""
     mod = _module("navigation")
     return mod.drive_to(session, goal, floor, cancel=cancel)
@@ -99,7 +99,7 @@ def drive(session: Any, goal: tuple[float, float, float], floor: int, *,
 
 def scenario(path: str | Path, out_dir: str | Path | None, *,
              cancel: CancelToken | None = None) -> Generator[Progress, None, Any]:
-    """Run a scenario file with ``app.scenario.run_scenario``; the result names a report file."""
+    """Run a scenario file with ``app.eval.scenario.run_scenario``; the result names a report file."""
     mod = _module("scenario")
     return mod.run_scenario(path, out_dir, cancel)
 

@@ -282,7 +282,7 @@ class MemoryService:
 
     def info(self) -> dict[str, Any]:
         """What ``memory info --json`` says of the file (as of the last checkpoint), plus the live state."""
-        from app.cli_memory import memory_info
+        from app.cli.memory import memory_info
 
         with self._info_lock:
             gen = self._generation

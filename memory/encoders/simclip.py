@@ -1,7 +1,7 @@
 """SimCLIP: a small CNN image tower trained on the simulator's renders, aligned to MiniLM's text space.
 
 The project cannot download CLIP weights, so it trains its own image tower (``launcher.py
-train-simclip``, see ``app/simclip_train.py``): a VGG-style CNN (3x3 convolutions with batch norm,
+train-simclip``, see ``app/simclip/train.py``): a VGG-style CNN (3x3 convolutions with batch norm,
 four stride-2 stages, a two-layer head over the final feature map) maps an RGB crop to a 384-d unit
 vector, trained with open_clip's ``ClipLoss`` against the *locked* MiniLM embeddings of captions
 ("a red wooden chair in the kitchen"). The shipped weights are ``assets/models/simclip.pt`` (fp16

@@ -1,7 +1,7 @@
 """The soak bench on a short run: RSS and counts at each mark, and a reopened file identical to the one written."""
 from __future__ import annotations
 
-from app.bench_soak import RandomWalk, soak
+from app.bench.soak import RandomWalk, soak
 from sim.types import ActionKind
 
 

@@ -1,7 +1,7 @@
 """The startup bench's measurement: a fresh launcher process, its exit code, wall time and its own peak RSS."""
 from __future__ import annotations
 
-from app.bench_startup import measure_command
+from app.bench.startup import measure_command
 
 
 def test_measure_command_reports_a_child_process(house_world):

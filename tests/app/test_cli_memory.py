@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import launcher
-from app import cli_memory
+from app.cli import memory as cli_memory
 from app.progress import drain
 from memory.gml import import_gml
 from memory.store import MemoryStore, content_hash

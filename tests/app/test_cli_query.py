@@ -213,7 +213,7 @@ def test_an_empty_batch_file_is_one_line(capsys, tmp_path, content):
 def test_a_batch_is_streamed_not_read_whole(tmp_path):
     import tracemalloc
 
-    from app.cli_query import MAX_BATCH_LINE_BYTES, count_batch, iter_batch
+    from app.cli.query import MAX_BATCH_LINE_BYTES, count_batch, iter_batch
 
     batch = tmp_path / "big.txt"
     with open(batch, "wb") as f:

@@ -9,7 +9,7 @@ import trimesh
 from PIL import Image
 
 import launcher
-from app.cli_world import world_summary
+from app.cli.world import world_summary
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

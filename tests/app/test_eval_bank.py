@@ -1,4 +1,4 @@
-"""The evaluation's question bank and its world-side truth (``app.eval_bank``, ``app.eval_truth``).
+"""The evaluation's question bank and its world-side truth (``app.eval.bank``, ``app.eval.truth``).
 
 The bank validates, is split by intent, and borrows no phrase from what the analyser reads; the
 truths come from the world (boxes, rooms, the visibility log); a broken retriever scores like the
@@ -13,15 +13,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.eval_ablation import RandomRetriever, ask, strip_analysis
-from app.eval_bank import (
+from app.eval.ablation import RandomRetriever, ask, strip_analysis
+from app.eval.bank import (
     BankError,
     EvalQuestion,
     fill_questions,
     load_bank,
     score_answer,
 )
-from app.eval_truth import RecordingSimulator, VisibilityLog, holds, related_targets, rooms_seen
+from app.eval.truth import RecordingSimulator, VisibilityLog, holds, related_targets, rooms_seen
 from sim.types import FloorInfo, ObjectInfo, Pose, RoomInfo, SceneInfo
 from tests.app.test_realdata_questions import NGRAM, _ngrams, protected_ngrams
 

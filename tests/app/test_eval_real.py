@@ -31,7 +31,7 @@ def test_building99_suite_on_the_dev_split(b99_memory, tmp_path, capsys):
 
 
 def test_a_real_suite_that_cannot_import_fails_in_one_line(tmp_path, capsys, monkeypatch):
-    from app import eval_real
+    from app.eval import real as eval_real
 
     questions = eval_real.REAL_SUITES["cmu500"].questions
     missing = eval_real.RealSuite("cmu500", tmp_path / "missing.gml", questions)

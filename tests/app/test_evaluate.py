@@ -9,15 +9,7 @@ from dataclasses import replace
 import pytest
 
 import launcher
-from app.eval_metrics import (
-    Navigator,
-    footprint_distance,
-    judge,
-    nearest_satisfying,
-    region_shortest_length,
-    satisfying_objects,
-)
-from app.evaluate import (
+from app.eval.harness import (
     SUITES,
     EvalError,
     EvalOptions,
@@ -27,6 +19,14 @@ from app.evaluate import (
     score_queries,
     suite_for_scenes,
     summarise,
+)
+from app.eval.metrics import (
+    Navigator,
+    footprint_distance,
+    judge,
+    nearest_satisfying,
+    region_shortest_length,
+    satisfying_objects,
 )
 from app.progress import drain
 from app.query import engine_for
@@ -157,7 +157,7 @@ def test_navigator_reaches_goals_with_spl_in_range_and_reports_unreachable(small
 
 
 def test_llm_retriever_side_by_side_counts_its_calls(small_session):
-    from app.queries import generate_queries, sightings_from_memory
+    from app.eval.queries import generate_queries, sightings_from_memory
     from app.query import QueryConfig, QueryEngine
     from memory.llm import ChatClient
     from tests.fake_llm import FakeLLM

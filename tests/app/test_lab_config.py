@@ -10,7 +10,7 @@ import pytest
 
 import launcher
 from app.config import LabConfig, load_lab_config
-from app.scenario import Scenario
+from app.eval.scenario import Scenario
 from sim.errors import ConfigError
 from sim.worlds import WORLDS
 

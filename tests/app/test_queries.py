@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from app.bench_retrieval import evaluate_retrievers, latency_at_scale, summarise_accuracy
-from app.queries import (
+from app.bench.retrieval import evaluate_retrievers, latency_at_scale, summarise_accuracy
+from app.eval.queries import (
     QUERY_TYPES,
     GroundTruthQuery,
     count_claims,

@@ -1,4 +1,4 @@
-"""The hand-written question sets about the authors' data, and their scorer (``app.realdata_eval``).
+"""The hand-written question sets about the authors' data, and their scorer (``app.eval.real_questions``).
 
 (a) the files validate, keep their splits by intent and name only nodes that exist in the source GML;
 (b) no question borrows a phrase (4 consecutive words) from the analyser's, generator's or
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.realdata_eval import (
+from app.eval.real_questions import (
     RANDOM,
     TYPES,
     Question,

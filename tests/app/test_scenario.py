@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import launcher
-from app.scenario import Scenario, ScenarioError, load_scenario, run_scenario
+from app.eval.scenario import Scenario, ScenarioError, load_scenario, run_scenario
 from memory.core import EmbodiedMemory, MemoryConfig
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "assets" / "scenarios"
@@ -149,7 +149,7 @@ def test_missing_and_empty_scenario_files(tmp_path, capsys):
 
 
 def test_drives_without_world_truth_are_not_judged_nor_counted():
-    from app.scenario import _check_rows
+    from app.eval.scenario import _check_rows
 
     qs = [{"query_type": "explicit", "check": {"passed": True}, "nav": {"success": True, "spl": 0.8}},
           {"query_type": "implicit", "check": {"passed": True},

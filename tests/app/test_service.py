@@ -241,7 +241,7 @@ def test_serving_off_localhost_needs_a_token(capsys, served):
     assert launcher.main(["serve", str(served["path"]), "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--token" in err and len(err.splitlines()) == 1
-    from app.service.cli import check_bind, is_loopback
+    from app.cli.serve import check_bind, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

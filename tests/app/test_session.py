@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from app.navigation import drive_to, spl
 from app.progress import CancelToken, drain
+from app.robot.navigation import drive_to, spl
 from app.session import Session
 from memory.core import EmbodiedMemory
 from memory.forest import SemanticForest

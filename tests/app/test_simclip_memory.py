@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.bench_simclip import explore_with_simclip, image_query_eval
+from app.bench.simclip import explore_with_simclip, image_query_eval
 from memory.core import EmbodiedMemory
 from memory.image_views import views_of_source
 

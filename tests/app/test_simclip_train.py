@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.progress import drain
-from app.simclip_data import (
+from app.simclip.data import (
     SPLITS,
     CropSet,
     DataConfig,
@@ -18,8 +18,8 @@ from app.simclip_data import (
     relative_azimuth,
     render_job,
 )
-from app.simclip_eval import category_prompts, evaluate_vectors
-from app.simclip_train import TrainConfig, embed_captions, encode_crops, fit_tower, quick_config
+from app.simclip.evaluate import category_prompts, evaluate_vectors
+from app.simclip.train import TrainConfig, embed_captions, encode_crops, fit_tower, quick_config
 from memory.encoders import CachedEncoder, EncoderConfig
 from memory.encoders.minilm import MiniLMEncoder
 from memory.encoders.simclip import SimClipEncoder, TowerArch, build_tower

@@ -15,7 +15,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def small_memory(tmp_path_factory) -> Path:
     """A real memory file (places, objects, edges, a forest and vectors) imported from a slice of Building99."""
-    from app import cli_memory
+    from app.cli import memory as cli_memory
     from app.progress import drain
     from tests.fuzz.fuzzing import HashEncoder
     from tests.fuzz.gml_slices import slice_text

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import cli_memory
+from app.cli import memory as cli_memory
 from app.progress import drain
 from memory.gml import import_gml
 from memory.store import MemoryStore

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import load_lab_config
-from app.scenario import load_scenario
+from app.eval.scenario import load_scenario
 from memory.priors import pack_from_dict
 from sim.yaml_safe import safe_load_yaml
 from tests.fuzz.fuzzing import FUZZ_SETTINGS, check_case

@@ -238,7 +238,7 @@ class _NoTruthSimulator:
 
 
 def test_geometric_exploration_reads_no_ground_truth(tmp_path: Path):
-    from app.cli_memory import format_memory_info, memory_info
+    from app.cli.memory import format_memory_info, memory_info
     from app.config import load_lab_config
     from app.progress import drain
     from app.session import Session
@@ -277,7 +277,7 @@ def test_graph_folds_tracks_seen_together_and_fuses_on():
 
 
 def test_scenarios_select_the_geometric_config(tmp_path: Path):
-    from app.scenario import ScenarioError, load_scenario
+    from app.eval.scenario import ScenarioError, load_scenario
 
     root = Path(__file__).resolve().parents[2]
     sc = load_scenario(root / "assets" / "scenarios" / "three-rooms-geometric.yaml")

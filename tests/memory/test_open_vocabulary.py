@@ -142,7 +142,7 @@ def test_reopening_a_memory_never_rewrites_its_forest(tmp_path):
     forest kept on import (the authors' own summaries) is not re-summarised by ours."""
     import sqlite3
 
-    from app.cli_memory import import_gml_job
+    from app.cli.memory import import_gml_job
     from app.progress import drain
     from memory.core import EmbodiedMemory, MemoryConfig
     from tests.explored_worlds import shared_text_encoder

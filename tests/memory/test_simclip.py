@@ -179,8 +179,8 @@ def test_shipped_weights_label_fresh_renders_zero_shot(shipped):
     """Showrooms of a seed training never used (fresh instances, looks, lights), every crop named zero-shot
     over all 80 categories."""
     from app.progress import drain
-    from app.simclip_data import DataConfig, generate_crops
-    from app.simclip_eval import category_prompts
+    from app.simclip.data import DataConfig, generate_crops
+    from app.simclip.evaluate import category_prompts
 
     cfg = DataConfig(seed=7, showrooms=10, outdoor_showrooms=0, views_per_showroom=10, houses=0, offices=0,
                      multifloors=0, campuses=0, test_every=2, workers=1)

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from app.exploration import explore, run_episode, steps_to_coverage
 from app.progress import CancelToken, Progress
+from app.robot.exploration import explore, run_episode, steps_to_coverage
 from sim import geometry
 from sim.explore import FrontierExplorer, Policy
 from sim.keyframes import KeyframeDetector

@@ -185,7 +185,7 @@ def test_the_whole_workflow_through_the_window(qtbot, window, tmp_path):
 @pytest.fixture(scope="module")
 def b99_db(tmp_path_factory):
     """The authors' Building99 graph imported as ``launcher.py import-gml`` does (it names no world)."""
-    from app.cli_memory import import_gml_job
+    from app.cli.memory import import_gml_job
 
     out = tmp_path_factory.mktemp("b99") / "b99.db"
     drain(import_gml_job(B99_GML, out))

@@ -105,7 +105,7 @@ def test_services_report_missing_features():
     assert services.available("query") and services.missing("query") is None
     assert services.available("navigation")
     if not services.available("scenario"):
-        assert "app/scenario.py" in services.missing("scenario")
+        assert "app/eval/scenario.py" in services.missing("scenario")
         with pytest.raises(services.FeatureUnavailable):
             services.scenario("x.yaml", None)
     assert services.report_path({"report": "r.html"}).name == "r.html"
@@ -134,7 +134,7 @@ def test_run_scenario_wraps_the_app_generator(monkeypatch, tmp_path):
 
 def test_ask_by_image_finds_the_object_offline(explored_state):
     """The image query of the GUI: a fresh photo of a remembered object, embedded by the shipped SimCLIP."""
-    from app.bench_simclip import fresh_crop
+    from app.bench.simclip import fresh_crop
 
     st = explored_state
     session = st.session
@@ -190,7 +190,7 @@ def _street_view_gml(folder) -> str:
 
 
 def test_a_memory_without_a_world_opens_answers_and_refuses_to_drive(tmp_path):
-    from app.cli_memory import import_gml_job
+    from app.cli.memory import import_gml_job
     from app.session import NO_WORLD, NoWorld
 
     db = tmp_path / "street.db"
@@ -232,7 +232,7 @@ def test_a_memory_another_process_writes_opens_read_only(tmp_path):
     import sys
     from pathlib import Path
 
-    from app.cli_memory import import_gml_job
+    from app.cli.memory import import_gml_job
 
     db = tmp_path / "street.db"
     drain(import_gml_job(_street_view_gml(tmp_path), db, keep_forest=True))

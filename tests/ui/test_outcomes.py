@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.navigation import NavResult
+from app.robot.navigation import NavResult
 from sim.mapping import Coverage
 from sim.types import Pose
 from ui.jobs import QueryOutcome

@@ -72,7 +72,7 @@ def test_query_pane_enter_asks_and_shows_the_outcome(qtbot):
 def test_query_pane_features_and_image_query(qtbot, tmp_path):
     pane = QtQueryPane()
     qtbot.addWidget(pane)
-    pane.set_features("asking needs app/query.py", "'Go there' needs app/navigation.py")
+    pane.set_features("asking needs app/query.py", "'Go there' needs app/robot/navigation.py")
     assert not pane.ask_button.isEnabled() and "app/query.py" in pane.ask_button.toolTip()
     from PIL import Image
 

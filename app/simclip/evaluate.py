@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.simclip_data import CropSet
+from app.simclip.data import CropSet
 from memory.encoders import Encoder
 from sim.catalog import Catalog, load_catalog
 

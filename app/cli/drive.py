@@ -16,8 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.exploration import ExploreResult, explore
 from app.progress import run_with_progress
+from app.robot.exploration import ExploreResult, explore
 from sim.errors import ConfigError, UnreachableGoal
 from sim.explore import FrontierExplorer
 from sim.loader import load_scene

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_startup_bench", "measure_command"]
 
-LAUNCHER = Path(__file__).resolve().parent.parent / "launcher.py"
+LAUNCHER = Path(__file__).resolve().parents[2] / "launcher.py"
 QUESTION = "where is the sofa?"
 SCENE = "rooms:n=3"
 GOAL_SECONDS = 3.0

@@ -3,7 +3,7 @@
 The bank (``assets/eval/bank.yaml``) holds intents x phrasings written by people; each intent
 has a ``split`` (dev | test, split by intent) and a ``truth`` rule. ``fill_questions`` turns the
 intents of one split into questions for one world, taking every fact from the world and the
-exploration's ``VisibilityLog`` (``app.eval_truth``), never from the memory:
+exploration's ``VisibilityLog`` (``app.eval.truth``), never from the memory:
 
 * an answerable question is asked only when something that satisfies it was in the robot's view
   during exploration (the memory cannot know what it never saw); what satisfies it is every world
@@ -16,7 +16,7 @@ exploration's ``VisibilityLog`` (``app.eval_truth``), never from the memory:
   would test explicit retrieval, not time. ``{last_seen: any}`` / ``{first_seen: any}`` ("what did
   you see last / first?") are satisfied by the instances in view in the last / first frame of the
   log that showed any; they are asked in every world whose log has such a frame;
-* relational: targets in the relation to an anchor by the boxes' rule of ``app.eval_truth``;
+* relational: targets in the relation to an anchor by the boxes' rule of ``app.eval.truth``;
 * global: counts and types of the rooms the robot saw and of the objects it saw, checked exactly
   in the answer's text (no similarity to any reference sentence);
 * unanswerable: asked only in a world that has none of the named things.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.eval_truth import RELATIONS, VisibilityLog, related_targets, rooms_seen
+from app.eval.truth import RELATIONS, VisibilityLog, related_targets, rooms_seen
 from sim.catalog import load_catalog
 from sim.config import LineMap, load_yaml
 from sim.errors import ConfigError
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BANK_PATH", "MIN_TEMPORAL_SEEN", "QUESTION_TYPES", "SPLITS", "BankError", "Intent", "Bank", "load_bank",
            "EvalQuestion", "fill_questions", "AnswerScore", "score_answer", "count_claims"]
 
-BANK_PATH = Path(__file__).resolve().parent.parent / "assets" / "eval" / "bank.yaml"
+BANK_PATH = Path(__file__).resolve().parents[2] / "assets" / "eval" / "bank.yaml"
 QUESTION_TYPES = ("explicit", "implicit", "global", "temporal", "relational", "unanswerable")
 SPLITS = ("dev", "test")
 SLOTS = ("colour", "material", "room")
@@ -402,7 +402,7 @@ def score_answer(q: EvalQuestion, hits: Sequence[Any], answer_text: str, found: 
     if q.type == "global":
         ok = _global_ok(q.expected, answer_text)
         return AnswerScore(ok, ok, ok, found)
-    from app.eval_metrics import footprint_distance
+    from app.eval.metrics import footprint_distance
 
     sat = set(q.satisfying)
     sat_objs = [objects[i] for i in sat if i in objects]

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.progress import run_with_progress
-from app.simclip_train import TrainConfig, quick_config, train_simclip
+from app.simclip.train import TrainConfig, quick_config, train_simclip
 from sim.errors import LabError
 
 log = logging.getLogger(__name__)

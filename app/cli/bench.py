@@ -19,15 +19,15 @@ log = logging.getLogger(__name__)
 
 # area -> "module:function(quick: bool) -> dict"
 BENCHES = {
-    "sim": "app.bench_sim:run_sim_bench",
-    "memory": "app.bench_memory:run_memory_bench",
-    "retrieval": "app.bench_retrieval:run_retrieval_bench",
+    "sim": "app.bench.sim:run_sim_bench",
+    "memory": "app.bench.memory:run_memory_bench",
+    "retrieval": "app.bench.retrieval:run_retrieval_bench",
     "gui": "ui.bench_gui:run_gui_bench",
-    "simclip": "app.bench_simclip:run_simclip_bench",
-    "perception": "app.bench_perception:run_perception_bench",  # not in ``all``: two long explorations
-    "serve": "app.bench_serve:run_serve_bench",  # not in ``all``: builds a 10k-leaf memory, starts two servers
-    "startup": "app.bench_startup:run_startup_bench",  # not in ``all``: ~10 fresh processes
-    "soak": "app.bench_soak:run_soak_bench",  # not in ``all``: 10,000 exploration steps (--quick: 300)
+    "simclip": "app.bench.simclip:run_simclip_bench",
+    "perception": "app.bench.perception:run_perception_bench",  # not in ``all``: two long explorations
+    "serve": "app.bench.serve:run_serve_bench",  # not in ``all``: builds a 10k-leaf memory, starts two servers
+    "startup": "app.bench.startup:run_startup_bench",  # not in ``all``: ~10 fresh processes
+    "soak": "app.bench.soak:run_soak_bench",  # not in ``all``: 10,000 exploration steps (--quick: 300)
 }
 ALL_ORDER = ("sim", "memory", "retrieval", "simclip", "gui")
 

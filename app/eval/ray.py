@@ -1,7 +1,7 @@
 """Worlds of an evaluation as Ray tasks: a local Ray by default, a cluster when an address is given.
 
 ``run_on_ray(jobs, workers=N)`` starts a private local Ray with ``N`` CPUs (no dashboard), runs
-one task per world (``app.evaluate.evaluate_world``, one CPU each), reports progress as worlds
+one task per world (``app.eval.harness.evaluate_world``, one CPU each), reports progress as worlds
 finish and returns the results in job order, so the table is the serial run's. With
 ``address`` it joins a running cluster (``ray start --head`` ...) and ships this checkout as the
 tasks' working directory; the cluster's nodes need the project's Python packages.
@@ -18,8 +18,8 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval_suites import EvalError, WorldJob
-from app.eval_world import UNITS, WorldResult
+from app.eval.suites import EvalError, WorldJob
+from app.eval.world import UNITS, WorldResult
 from app.progress import Cancelled, CancelToken, Progress, drain
 from sim.errors import BackendUnavailable, LabError
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_on_ray", "world_task"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _EXCLUDES = [".venv/", ".git/", "out/", "results/", ".hypothesis/", ".pytest_cache/", ".ruff_cache/", "**/__pycache__/",
              "*.db", "*.db-wal", "*.db-shm"]
 _ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -36,7 +36,7 @@ _ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM"
 
 def world_task(job: WorldJob) -> WorldResult:
     """Evaluate one world (the body of a Ray task; also callable in-process)."""
-    from app.eval_world import evaluate_world
+    from app.eval.world import evaluate_world
 
     return drain(evaluate_world(job))
 

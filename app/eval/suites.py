@@ -2,8 +2,8 @@
 
 A ``Suite`` names worlds (scene spec, exploration budget) and how the hand-written question bank is
 asked of them; ``SUITES`` holds the built-in ones (``smoke``, ``standard``). A ``WorldJob`` is one
-world in one perception mode - plain data, so it travels to Ray workers (``app.eval_ray``) as well
-as to the in-process run (``app.eval_world``).
+world in one perception mode - plain data, so it travels to Ray workers (``app.eval.ray``) as well
+as to the in-process run (``app.eval.world``).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.config import LabConfig
-from app.eval_ablation import VARIANTS
+from app.eval.ablation import VARIANTS
 from sim.errors import ConfigError, LabError
 from sim.registry import Registry
 

@@ -10,7 +10,7 @@ or ``answer_any`` words for global questions, or nothing for questions the data 
 * ``score(memory, questions, retrievers=("random", "flat", "forest"), split=None) -> dict`` - asks
   every question through ``app.query.answer_query`` (``random``: a seeded random ranking of the
   memory's leaves, no answer text, never abstains; ``flat+analysis`` / ``forest-analysis``: the
-  ablations of ``app.eval_ablation`` over the same engine), maps each hit back to its source identifier
+  ablations of ``app.eval.ablation`` over the same engine), maps each hit back to its source identifier
   and reports, per retriever and question type, top-1 / top-5 accuracy, found/abstain accuracy
   and, for global questions, whether the answer names one of ``answer_any``.
 * ``render_markdown(report) -> str`` - the per-type table of a report.
@@ -209,8 +209,8 @@ def _ask(memory: Any, q: Question, retriever: str, ids: Mapping[str, str], leave
         rng = random.Random(f"{seed}:{q.id}")
         hit_ids = rng.sample(list(leaves), min(top_k, len(leaves)))
         found, answer, query_type = True, "", ""
-    elif retriever in ABLATIONS:  # app.eval_ablation's wrappers over the same engine
-        from app.eval_ablation import ask
+    elif retriever in ABLATIONS:  # app.eval.ablation's wrappers over the same engine
+        from app.eval.ablation import ask
         from app.query import engine_for
 
         engine = engine_for(memory)

@@ -2,14 +2,14 @@
 
 ``evaluate_world(job)`` (a progress generator; one Ray task per world and perception mode):
 
-1. explore the world to completion in a simulator wrapped by ``app.eval_truth.RecordingSimulator``
+1. explore the world to completion in a simulator wrapped by ``app.eval.truth.RecordingSimulator``
    (the visibility log: which instances were in view at which step), with the suite's perception
    mode (``oracle``: the simulator's instance labels, colours and materials; ``clip``: zero-shot
    labels of crops);
-2. fill the bank's questions of the suite's split from the world (``app.eval_bank``);
-3. ask every question as every variant (``app.eval_ablation``) and score it against the world;
+2. fill the bank's questions of the suite's split from the world (``app.eval.bank``);
+3. ask every question as every variant (``app.eval.ablation``) and score it against the world;
 4. for the first ``nav_per_type`` answerable questions of each type with satisfying world
-   objects, drive from the world's start to the answer's goal (``app.eval_metrics.Navigator``);
+   objects, drive from the world's start to the answer's goal (``app.eval.metrics.Navigator``);
    success = ending within 1 m of a satisfying object's footprint. Questions with no satisfying
    world object (global, unanswerable) are not judged for navigation.
 
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from app.eval_ablation import LABELS, ask
-from app.eval_bank import QUESTION_TYPES, EvalQuestion, fill_questions, load_bank, score_answer
-from app.eval_truth import RecordingSimulator
+from app.eval.ablation import LABELS, ask
+from app.eval.bank import QUESTION_TYPES, EvalQuestion, fill_questions, load_bank, score_answer
+from app.eval.truth import RecordingSimulator
 from app.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _world_config(config: Any, perception: str) -> Any:
 
 def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Progress, None, Any]:
     """Explore one world, ask its bank questions as every variant, drive to some answers."""
-    from app.eval_metrics import Navigator
+    from app.eval.metrics import Navigator
     from app.query import QueryConfig, QueryEngine
     from app.session import Session
     from memory.llm import ChatClient

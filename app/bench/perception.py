@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from app.config import LabConfig, load_lab_config
-from app.eval_truth import MIN_VISIBLE_PIXELS
+from app.eval.truth import MIN_VISIBLE_PIXELS
 from app.progress import drain
 from app.session import Session
 from sim.types import Observation
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_perception_bench", "evaluate_perception", "PerceptionScore", "GEOMETRIC_CONFIG", "BENCH_WORLDS"]
 
-GEOMETRIC_CONFIG = Path(__file__).resolve().parents[1] / "assets" / "configs" / "geometric.yaml"
+GEOMETRIC_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "configs" / "geometric.yaml"
 BENCH_WORLDS = (("house:seed=3,rooms=6", 1500), ("office:seed=1", 1500))
 _IOU_EVERY = 3  # frames between mask-quality measurements (they cost a few ms each)
 

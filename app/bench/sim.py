@@ -1,6 +1,6 @@
 """Simulator benchmark: render rate, step rate, world generation and NavMap build times.
 
-``run_sim_bench(quick)`` returns a nested dict of medians over repeated runs; ``app.bench``
+``run_sim_bench(quick)`` returns a nested dict of medians over repeated runs; ``app.cli.bench``
 prints it. Each figure comes from one *section* function ``(BenchContext) -> dict``; the
 sections run in the order of ``SECTIONS``, and other modules contribute theirs (for example
 exploration steps to 95 % coverage) with ``register_section`` instead of editing this file.
@@ -221,7 +221,7 @@ def bench_navmap(ctx: BenchContext) -> dict:
 
 def bench_exploration(ctx: BenchContext) -> dict:
     """Frontier-exploration steps to 95 % coverage (one run each; 2-floor house skipped in quick mode)."""
-    from app.exploration import steps_to_coverage
+    from app.robot.exploration import steps_to_coverage
 
     out = {"house": steps_to_coverage(ctx.spec, target=0.95, max_steps=3000)}
     if not ctx.quick:

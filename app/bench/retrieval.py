@@ -6,7 +6,7 @@
   and how often the forest's top hit equals exact search's. Query encoding (MiniLM, one
   sentence) is measured separately and adds to both.
 * **Accuracy** - a house is explored headless, ground-truth queries are generated from its
-  world (``app.queries``), and both retrievers answer them through ``app.query`` (template
+  world (``app.eval.queries``), and both retrievers answer them through ``app.query`` (template
   generator): per query type top-1 / top-k (satisfying object or within 1 m), exact top-1, p50.
 
 ``evaluate_retrievers`` is the reusable part (the evaluation harness calls it too).
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from app.queries import GroundTruthQuery, generate_queries, score_answer, score_hits, sightings_from_memory
+from app.eval.queries import GroundTruthQuery, generate_queries, score_answer, score_hits, sightings_from_memory
 from app.query import QueryConfig, QueryEngine, QueryRequest
 from memory.query import QueryAnalysis, QueryType
 from memory.retrieval import RetrievalConfig, make_retriever

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_serve_bench", "synthetic_memory_file", "QUESTIONS"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ("where is the bed?", "where can I sleep?", "where is a red chair?", "find the fridge",
              "where can I wash my hands?", "what rooms are there?", "where is the sofa?", "is there a piano?",
              "where did you see a lamp?", "somewhere to sit")
@@ -46,7 +46,7 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def synthetic_memory_file(path: Path, n_leaves: int, *, seed: int = 0) -> dict[str, Any]:
     """Write a memory file of about ``n_leaves`` leaves (objects and views in catalog rooms); returns counts."""
-    from app.cli_memory import rebuild_forest
+    from app.cli.memory import rebuild_forest
     from memory.encoders import EncoderConfig, make_encoder
     from memory.store import MemoryStore
     from memory.types import ObjectRecord, PlaceRecord

@@ -3,7 +3,7 @@
 ``launcher.py run SCENARIO.yaml [--out DIR]`` and the GUI's "Run scenario…" both run
 ``run_scenario(path, out_dir, cancel)``, a progress generator that returns a ``ScenarioReport``
 whose ``report_path`` is the human report (``report.md``; ``report.json`` beside it, with the
-plots of ``app.report`` and the memory the robot built, ``memory.db``).
+plots of ``app.eval.report`` and the memory the robot built, ``memory.db``).
 
 The file (every key but ``world`` optional; unknown keys and wrong types are errors that name
 the file and line)::
@@ -32,7 +32,7 @@ the file and line)::
           answer_contains: [kitchen]
     goals:                         # drive to points
       - {name: front door, x: 1.0, y: 0.5, floor: 0}
-    generated:                     # ground-truth questions generated from the world (app.queries)
+    generated:                     # ground-truth questions generated from the world (app.eval.queries)
       seed: 0
       per_type: 4
       types: [explicit, implicit, global, temporal, relational]
@@ -59,8 +59,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
+from app.eval.queries import QUERY_TYPES, SUCCESS_RADIUS_M, GroundTruthQuery, score_hits
 from app.progress import Cancelled, CancelToken, Progress
-from app.queries import QUERY_TYPES, SUCCESS_RADIUS_M, GroundTruthQuery, score_hits
 from memory.llm import LLMConfig
 from sim.config import LineMap, from_dict, load_yaml, to_dict
 from sim.errors import ConfigError, LabError
@@ -410,9 +410,9 @@ class _Run:
         return rec
 
     def _drive_to_answer(self, resp: Any, expect: Expectation | None, drives: list) -> dict[str, Any]:
-        from app.eval_metrics import judge, region_shortest_length
-        from app.navigation import drive_to
+        from app.eval.metrics import judge, region_shortest_length
         from app.progress import drain
+        from app.robot.navigation import drive_to
         from sim.types import ObjectInfo
 
         s, a = self.session, resp.answer
@@ -442,17 +442,17 @@ class _Run:
         return {**out.to_dict(), "judged_against": "the expected objects"}
 
     def _drive_to_goal(self, g: GoalSpec, drives: list) -> dict[str, Any]:
-        from app.navigation import drive_to
         from app.progress import drain
+        from app.robot.navigation import drive_to
 
         res = drain(drive_to(self.session, (g.x, g.y, 0.0), g.floor, cancel=self.cancel))
         drives.append(res.trajectory)
         return {"name": g.name, "x": g.x, "y": g.y, "floor": g.floor, **res.to_dict()}
 
     def _generated(self, engine: Any) -> Generator[Progress, None, tuple[list, list]]:
-        from app.eval_metrics import Navigator
-        from app.evaluate import nav_subset, score_queries, summarise
-        from app.queries import generate_queries, sightings_from_memory
+        from app.eval.harness import nav_subset, score_queries, summarise
+        from app.eval.metrics import Navigator
+        from app.eval.queries import generate_queries, sightings_from_memory
 
         g, s = self.sc.generated, self.session
         assert g is not None
@@ -476,7 +476,7 @@ class _Run:
         return records, summarise(records, retrievers)
 
     def _plots(self, explored: int, drives: list, questions: list, accuracy: list) -> dict[str, str]:
-        from app.report import plot_eval_accuracy, plot_forest_levels, plot_hits, plot_trajectory
+        from app.eval.report import plot_eval_accuracy, plot_forest_levels, plot_hits, plot_trajectory
 
         s, sc, out = self.session, self.sc, self.out
         plots = {"trajectory": str(plot_trajectory(out / "trajectory.png", s.scene, s.trajectory[:explored],
@@ -542,7 +542,7 @@ def run_scenario(path: str | Path, out_dir: str | Path | None = None, cancel: Ca
     json_path = out / "report.json"
     try:
         json_path.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        from app.report import write_scenario_markdown
+        from app.eval.report import write_scenario_markdown
 
         md = write_scenario_markdown(data, out / "report.md")
     except OSError as e:

@@ -3,7 +3,7 @@
 ``train_simclip(config, out)`` is a generator of ``Progress`` (the CLI shows a bar, a GUI worker
 could too) that returns a ``TrainResult``. Stages:
 
-1. **render** — ``app.simclip_data.generate_crops``: crops from showrooms and generated worlds,
+1. **render** — ``app.simclip.data.generate_crops``: crops from showrooms and generated worlds,
    split into train / held-out viewpoints / held-out looks.
 2. **captions** — every crop gets one caption per template (``CAPTION_TEMPLATES``); the unique
    strings are embedded once with the bundled MiniLM, which stays locked.
@@ -14,7 +14,7 @@ could too) that returns a ``TrainResult``. Stages:
    Batches hold two views of each object, tied by a second, image-image ``ClipLoss`` (see
    ``fit_tower``). Augmentation changes geometry and light (flip, scale/shift, brightness/contrast —
    never hue: colours are labels). AdamW, cosine decay after a linear warm-up.
-4. **evaluate** — ``app.simclip_eval`` figures on both held-out splits, for the trained tower, the
+4. **evaluate** — ``app.simclip.evaluate`` figures on both held-out splits, for the trained tower, the
    same tower at random init, and random vectors (chance).
 5. **write** — fp16 weights and the JSON model card.
 
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from app.progress import CancelToken, Progress
-from app.simclip_data import (
+from app.simclip.data import (
     CAPTION_TEMPLATES,
     SPLITS,
     VIEW_HOLDOUT_SECTORS,
@@ -46,7 +46,7 @@ from app.simclip_data import (
     generate_crops,
     held_out_looks,
 )
-from app.simclip_eval import evaluate_vectors, similarity_stats
+from app.simclip.evaluate import evaluate_vectors, similarity_stats
 from memory.encoders import CachedEncoder, EncoderConfig
 from memory.encoders.simclip import (
     CARD_FORMAT,

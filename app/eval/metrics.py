@@ -1,7 +1,7 @@
 """Ground-truth measures shared by scenario runs and the evaluation harness.
 
 * ``score_response`` - whether an answer (its hits, or its text for global questions) is right,
-  by the rules of ``app.queries``: a hit is right when it is a satisfying object or within 1 m of
+  by the rules of ``app.eval.queries``: a hit is right when it is a satisfying object or within 1 m of
   one; global answers are checked programmatically; "when did you last see" answers must also
   state the time.
 * ``footprint_distance`` - metres from a point to an object's box footprint (0 inside it).
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from app.navigation import NavResult, drive_to, spl
+from app.eval.queries import SUCCESS_RADIUS_M, GroundTruthQuery, score_answer, score_hits
 from app.progress import drain
-from app.queries import SUCCESS_RADIUS_M, GroundTruthQuery, score_answer, score_hits
+from app.robot.navigation import NavResult, drive_to, spl
 from sim.errors import NavigationError, UnreachableGoal
 from sim.planner import Planner, PlannerConfig
 from sim.simulator import make_simulator
@@ -52,7 +52,7 @@ class QueryScore:
 
 def score_response(q: GroundTruthQuery, hits: Sequence[Any], answer_text: str,
                    instance_of: Mapping[str, int | None] | Callable, *, encoder: Any = None) -> QueryScore:
-    """Score one answer to ``q`` (same rules as ``app.bench_retrieval.evaluate_retrievers``)."""
+    """Score one answer to ``q`` (same rules as ``app.bench.retrieval.evaluate_retrievers``)."""
     if q.type == "global":
         ok = score_answer(q, answer_text, encoder=encoder)
         return QueryScore(ok, ok, ok)
@@ -76,7 +76,7 @@ def satisfying_objects(analysis: Any, info: Any) -> list[ObjectInfo] | None:
     and, for relational questions, the relation to an anchor; for implicit ones every object of a
     category that affords the request. None when the question names no object (global questions,
     rooms, unknown nouns) - then only the answer's own goal can judge a drive."""
-    from app.queries import true_relations
+    from app.eval.queries import true_relations
 
     labels = {x.lower() for x in analysis.target_labels}
     if analysis.type.value == "implicit" and analysis.categories:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_memory_bench", "synthetic_leaves", "bench_cmu_import", "CMU_GRAPH"]
 
-CMU_GRAPH = (Path(__file__).resolve().parents[1] / "assets" / "data" / "embodied-rag-cmu500"
+CMU_GRAPH = (Path(__file__).resolve().parents[2] / "assets" / "data" / "embodied-rag-cmu500"
              / "CMU_500_streetview_graph.gml")
 
 _LABELS = ("chair", "table", "bed", "sofa", "lamp", "sink", "fridge", "desk", "shelf", "plant")
@@ -138,7 +138,7 @@ def _import_cli(gml: Path, out: Path, cache: Path, *extra: str) -> dict:
     from memory.encoders import CACHE_ENV
 
     env = {**os.environ, CACHE_ENV: str(cache)}
-    launcher = Path(__file__).resolve().parents[1] / "launcher.py"
+    launcher = Path(__file__).resolve().parents[2] / "launcher.py"
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, str(launcher), "import-gml", str(gml), "--out", str(out), *extra],
                           env=env, capture_output=True, text=True, check=False)
@@ -155,7 +155,7 @@ def _import_cli(gml: Path, out: Path, cache: Path, *extra: str) -> dict:
 
 def bench_cmu_import(gml: Path = CMU_GRAPH) -> dict:
     """Cold and warm ``import-gml`` of the CMU street-view graph, and the forest rebuild on cached vectors."""
-    from app.cli_memory import load_text_encoder, rebuild_forest
+    from app.cli.memory import load_text_encoder, rebuild_forest
     from memory.encoders.disk_cache import CACHE_FILE, DiskCachedEncoder, EmbeddingCache
     from memory.store import MemoryStore
     from memory.summarize_geo import is_geographic

@@ -1,22 +1,22 @@
 """The headless evaluation harness: worlds x perception modes x bank questions x systems -> tables.
 
 ``evaluate(suite, out_dir, options)`` is a progress generator (the CLI shows a bar with an ETA;
-``launcher.py eval``). One unit of work per world and perception mode (``app.eval_world``):
+``launcher.py eval``). One unit of work per world and perception mode (``app.eval.world``):
 explore the world (recording which instances were in view), fill the question bank
-(``assets/eval/bank.yaml``, ``app.eval_bank``) of the suite's split from the world, ask every
+(``assets/eval/bank.yaml``, ``app.eval.bank``) of the suite's split from the world, ask every
 question as every system - the ``random`` baseline, ``flat``, ``flat + analysis``,
-``forest - analysis``, ``forest`` and ``llm`` when configured (``app.eval_ablation``) - score the
+``forest - analysis``, ``forest`` and ``llm`` when configured (``app.eval.ablation``) - score the
 answers against the world and drive to some of them.
 
 Per perception mode, question type and system the table gives top-1 / top-k / exact-object top-1,
 navigation success and SPL, latency p50/p95 and LLM calls per question, and unanswerable
 precision / recall. Everything but the latencies is deterministic: each world's work starts from
 scratch (its own simulator, encoder and memory; the encoder's query cache is emptied before every
-question), so running worlds as Ray tasks (``--workers N``, ``app.eval_ray``) gives the same
+question), so running worlds as Ray tasks (``--workers N``, ``app.eval.ray``) gives the same
 table as the serial run (``EvalResult.markdown(timings=False)`` is the part that must match).
 
-``score_queries`` / ``summarise`` below serve scenario runs (``app.scenario``), which still ask
-the generated questions of ``app.queries``.
+``score_queries`` / ``summarise`` below serve scenario runs (``app.eval.scenario``), which still ask
+the generated questions of ``app.eval.queries``.
 """
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from app.config import LabConfig
-from app.eval_ablation import VARIANTS
-from app.eval_metrics import Navigator, llm_calls_of, score_response
-from app.eval_suites import (
+from app.eval.ablation import VARIANTS
+from app.eval.metrics import Navigator, llm_calls_of, score_response
+from app.eval.queries import QUERY_TYPES, GroundTruthQuery
+from app.eval.suites import (
     KNOWN_RETRIEVERS,
     SUITES,
     EvalError,
@@ -45,10 +46,9 @@ from app.eval_suites import (
     get_suite,
     suite_for_scenes,
 )
-from app.eval_world import UNITS, WorldResult
-from app.eval_world import evaluate_world as run_world
+from app.eval.world import UNITS, WorldResult
+from app.eval.world import evaluate_world as run_world
 from app.progress import Cancelled, CancelToken, Progress
-from app.queries import QUERY_TYPES, GroundTruthQuery
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ __all__ = ["SuiteWorld", "Suite", "SUITES", "get_suite", "suite_for_scenes", "Ev
            "UNITS"]
 
 def default_retrievers(config: LabConfig) -> tuple[str, ...]:
-    """Every baseline and ablation (``app.eval_ablation``), plus ``llm`` when the config has an LLM."""
+    """Every baseline and ablation (``app.eval.ablation``), plus ``llm`` when the config has an LLM."""
     return VARIANTS if config.llm is not None else tuple(v for v in VARIANTS if v != "llm")
 
 
@@ -83,7 +83,7 @@ class EvalOptions:
 
 
 def evaluate_world(job: WorldJob, cancel: CancelToken | None = None) -> Generator[Progress, None, WorldResult]:
-    """One world in one perception mode (``app.eval_world.evaluate_world``); yields ``UNITS`` of progress."""
+    """One world in one perception mode (``app.eval.world.evaluate_world``); yields ``UNITS`` of progress."""
     return (yield from run_world(job, cancel))
 
 
@@ -206,7 +206,7 @@ class EvalResult:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        from app.eval_world import summarise as summarise_bank
+        from app.eval.world import summarise as summarise_bank
 
         return summarise_bank(self.records, self.retrievers)
 
@@ -219,7 +219,7 @@ class EvalResult:
 
         ``timings=False`` leaves out latencies and wall times: what remains is deterministic.
         """
-        from app.eval_world import render_tables
+        from app.eval.world import render_tables
 
         lines = [render_tables(self.rows, suite=self.suite.name, split=self.suite.split, n_worlds=len(self.worlds)
                                // max(1, len(self.suite.perceptions)), top_k=self.suite.top_k, timings=timings)]
@@ -297,7 +297,7 @@ def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | No
     total = UNITS * len(jobs)
     t0 = time.perf_counter()
     if opts.workers > 1 or opts.ray_address:
-        from app.eval_ray import run_on_ray
+        from app.eval.ray import run_on_ray
 
         gen = run_on_ray(jobs, workers=opts.workers, address=opts.ray_address, cancel=cancel)
         while True:
@@ -334,7 +334,7 @@ def write_results(result: EvalResult, out: Path, *, plots: bool = True) -> dict[
     files: dict[str, str] = {}
     try:
         if plots:
-            from app.report import plot_eval_accuracy, plot_eval_latency, plot_eval_navigation
+            from app.eval.report import plot_eval_accuracy, plot_eval_latency, plot_eval_navigation
 
             rows = result.rows
             files["accuracy_plot"] = str(plot_eval_accuracy(rows, result.retrievers, out / "accuracy.png"))

@@ -1,6 +1,6 @@
 """Reports and plots of scenario runs and evaluations (matplotlib, Agg canvas only - no pyplot, no Qt).
 
-Scenario runs (``app.scenario``) write ``report.json`` and ``report.md`` with four figures:
+Scenario runs (``app.eval.scenario``) write ``report.json`` and ``report.md`` with four figures:
 
 * ``trajectory.png`` - the robot's path over the top-down map, with what it saw and its drives;
 * ``forest.png`` - the semantic forest's levels (areas, rooms, floors): every leaf coloured by its
@@ -8,7 +8,7 @@ Scenario runs (``app.scenario``) write ``report.json`` and ``report.md`` with fo
 * ``hits.png`` - each question's top hits (numbered like the questions) and the goal it chose;
 * ``accuracy.png`` - top-1 / top-k per query type (and retriever).
 
-The evaluation harness (``app.evaluate``) uses ``plot_eval_accuracy``, ``plot_eval_navigation``
+The evaluation harness (``app.eval.harness``) uses ``plot_eval_accuracy``, ``plot_eval_navigation``
 and ``plot_eval_latency``. Every function writes one PNG and returns its path.
 """
 from __future__ import annotations

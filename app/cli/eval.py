@@ -7,11 +7,11 @@
   category the question names in so many words; otherwise "not judged"), path length, SPL, steps
   and time. The memory
   file is only read: what the robot sees on the way is not saved.
-* ``run SCENARIO.yaml [--out DIR]`` - ``app.scenario``; exit code 1 when a check of the file failed.
+* ``run SCENARIO.yaml [--out DIR]`` - ``app.eval.scenario``; exit code 1 when a check of the file failed.
 * ``eval (--suite NAME | --scenes SPEC ...) --out DIR [--workers N] [--ray-address ADDR]
-  [--retrievers ...] [--split dev|test] [--perception ...] [--config YAML]`` - ``app.evaluate``;
+  [--retrievers ...] [--split dev|test] [--perception ...] [--config YAML]`` - ``app.eval.harness``;
   prints the markdown table. ``--suite building99 | cmu500``: the authors' imported data
-  (``app.eval_real``; ``--split`` defaults to dev there).
+  (``app.eval.real``; ``--split`` defaults to dev there).
 
 Bad input raises ``LabError`` subclasses: the launcher prints one line and exits with 2.
 """
@@ -75,7 +75,7 @@ def world_truth(question: str, analysis: Any, info: Any, categories: Any = None)
     against the world's objects of that category (with the colour / room / relation it names);
     an implicit question ("where can I nap?") or one whose target only the analyser's tables
     supply is not: judging it by the analyser's own reading would credit the analyser to itself."""
-    from app.eval_metrics import satisfying_objects
+    from app.eval.metrics import satisfying_objects
 
     if categories:
         cats = {c.lower() for c in categories}
@@ -95,9 +95,9 @@ def navigate_once(scene_spec: str, db: str | Path, question: str, *, retriever: 
                   categories: Any = None) -> dict[str, Any]:
     """Answer ``question`` from ``db`` and drive there in ``scene_spec``; the JSON-ready report.
     Success is judged only against world objects (``world_truth``), otherwise "not judged"."""
-    from app.eval_metrics import judge, nearest_satisfying, region_shortest_length
-    from app.navigation import drive_to
+    from app.eval.metrics import judge, nearest_satisfying, region_shortest_length
     from app.query import QueryEngine, QueryRequest
+    from app.robot.navigation import drive_to
     from app.session import Session
     from memory.llm import ChatClient
     from sim.loader import load_scene
@@ -217,7 +217,7 @@ def cmd_navigate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario file; exit code 1 when one of its checks failed."""
-    from app.scenario import run_scenario
+    from app.eval.scenario import run_scenario
 
     report = run_with_progress(run_scenario(args.scenario, args.out), show=_show_progress(), desc="scenario")
     ok = "all passed" if report.ok else "SOME FAILED"
@@ -237,17 +237,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate retrievers on a suite (or the given scenes); write results and print the table."""
     from dataclasses import replace
 
-    from app.evaluate import EvalOptions, evaluate, get_suite, suite_for_scenes
+    from app.eval.harness import EvalOptions, evaluate, get_suite, suite_for_scenes
 
     config = load_lab_config(getattr(args, "config", None))
     if not args.scenes:
-        from app.eval_real import REAL_SUITES, run_real_suite
+        from app.eval.real import REAL_SUITES, run_real_suite
 
         if args.suite in REAL_SUITES:  # the authors' imported data: questions only, no worlds to drive in
             report = run_with_progress(run_real_suite(args.suite, args.out, split=args.split or "dev",
                                                       retrievers=tuple(args.retrievers or ()), config=config),
                                        show=_show_progress(), desc=f"eval {args.suite}")
-            from app.eval_real import render_real
+            from app.eval.real import render_real
 
             print(render_real(report))
             for name, path in report["files"].items():

@@ -25,16 +25,17 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from memory.errors import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
 from memory.llm_breaker import breaker_for
-from sim.config import check_fields
+from sim.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,32 @@ class LLMConfig:
     pause_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
     def __post_init__(self) -> None:
-        check_fields(self, "llm")
+        # built directly (the settings dialog, code): the same pydantic checks as loading the YAML section
+        if _CHECKING.get():
+            return
+        token = _CHECKING.set(True)
+        try:
+            _adapter().validate_json(json.dumps({f.name: getattr(self, f.name) for f in fields(self)}), strict=True)
+        except ValidationError as e:
+            err = e.errors(include_url=False)[0]
+            name = ".".join(map(str, err["loc"]))
+            raise ConfigError(f"invalid {name}: {err['ctx']['error']}" if err["type"] == "value_error"
+                              else f"{name}: {err['msg']}, got {err['input']!r}") from None
+        finally:
+            _CHECKING.reset(token)
 
     def max_wait_s(self) -> float:
         """Upper bound of one call's time on a silent server (all attempts plus the SDK's backoffs, 0.5 s
         doubling up to 8 s)."""
         return self.timeout_s * (self.retries + 1) + sum(min(0.5 * 2 ** i, 8.0) for i in range(self.retries))
+
+
+_CHECKING: ContextVar[bool] = ContextVar("llm_config_checking", default=False)
+
+
+@functools.cache
+def _adapter() -> TypeAdapter:
+    return TypeAdapter(LLMConfig)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ and for an unknown key the valid ones. ``load_yaml`` keeps the line of every key
 """
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import functools
 import json
@@ -21,9 +20,8 @@ from sim.errors import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "check_fields", "to_dict", "load_yaml", "LineMap", "YamlDoc"]
+__all__ = ["from_dict", "to_dict", "load_yaml", "LineMap", "YamlDoc"]
 
-_BUILDING = contextvars.ContextVar("config_building", default=False)
 
 
 class LineMap:
@@ -97,24 +95,13 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "con
     """
     import pydantic
 
-    token = _BUILDING.set(True)
     try:
         return _adapter(cls).validate_json(json.dumps({} if data is None else data, default=str), strict=True)
     except pydantic.ValidationError as e:
         found = [_message(err, cls, data, where, lines) for err in e.errors(include_url=False)]
     except TypeError as e:  # from a __post_init__ (pydantic reports only its ValueErrors), or keys JSON refuses
         found = [(False, 0, f"{_loc(lines, ())}invalid {where}: {e}")]
-    finally:
-        _BUILDING.reset(token)
     raise ConfigError(min(found, key=lambda f: f[:2])[2]) from None
-
-
-def check_fields(config: Any, where: str = "config") -> None:
-    """For a config's ``__post_init__``: check a directly built config as ``from_dict`` does (its pydantic
-    field constraints, ``ConfigError`` naming the field); a no-op while ``from_dict`` builds it."""
-    if not _BUILDING.get():
-        from_dict(type(config), {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init},
-                  where=where)
 
 
 def to_dict(obj: Any) -> Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Literal
 
 import pytest
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
-from sim.config import check_fields, from_dict, load_yaml, to_dict
+from sim.config import from_dict, load_yaml, to_dict
 from sim.errors import ConfigError
 
 
@@ -124,23 +124,6 @@ def test_without_lines_the_message_names_where():
         from_dict(Camera, {"name": "a", "x": 1}, where="camera")
     with pytest.raises(ConfigError, match=r"^fps must be an integer, got 'many'$"):
         from_dict(Camera, {"name": "a", "fps": "many"})
-
-
-@dataclass(frozen=True, kw_only=True)
-class Checked:
-    __pydantic_config__ = ConfigDict(extra="forbid")
-    fps: Annotated[int, Field(ge=1)] = 30
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-
-def test_check_fields_gives_a_directly_built_config_the_same_checks():
-    assert Checked(fps=5).fps == 5 and from_dict(Checked, {"fps": 7}) == Checked(fps=7)
-    with pytest.raises(ConfigError, match=r"^fps: Input should be greater than or equal to 1, got 0$"):
-        Checked(fps=0)
-    with pytest.raises(ConfigError, match=r"^fps must be an integer, got '5'$"):
-        Checked(fps="5")  # type: ignore[arg-type]
 
 
 def test_values_json_cannot_hold_are_taken_as_their_text(tmp_path):

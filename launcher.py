@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--retrievers", nargs="+",
                    help="systems to compare (default: random flat flat+analysis forest-analysis forest [llm])")
     s.add_argument("--split", choices=["dev", "test"], help="question bank split (default: the suite's, test)")
-    s.add_argument("--perception", nargs="+", choices=["oracle", "clip"],
-                   help="perception modes (default: the suite's; standard runs oracle and clip)")
+    s.add_argument("--perception", nargs="+", choices=["oracle", "clip", "geometric"],
+                   help="perception modes (default: the suite's; standard runs oracle and clip; geometric reads "
+                        "no ground truth: noisy depth, drifting pose)")
     s.add_argument("--config", help="YAML file with LLM/retrieval settings (an 'llm' section adds the llm retriever)")
 
     s = sub.add_parser("bench", help="benchmarks that print figures")

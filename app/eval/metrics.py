@@ -270,8 +270,10 @@ class Navigator:
         if key not in self._drives:
             self.observation = self.sim.reset()
             g = (float(goal[0]), float(goal[1]), float(goal[2]) if len(goal) > 2 else 0.0)
-            self._drives[key] = drain(drive_to(self, g, int(floor), success_radius=SUCCESS_RADIUS_M,
-                                               max_steps=self.max_steps))
+            res = drain(drive_to(self, g, int(floor), success_radius=SUCCESS_RADIUS_M, max_steps=self.max_steps))
+            if self.observation.true_pose is not None:  # odometry drifts: judge where the robot really stopped
+                res = replace(res, final=self.observation.true_pose)
+            self._drives[key] = res
         return self._drives[key]
 
     def shortest(self, objects: Sequence[ObjectInfo]) -> float | None:

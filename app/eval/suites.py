@@ -20,7 +20,10 @@ __all__ = ["SuiteWorld", "Suite", "SUITES", "get_suite", "suite_for_scenes", "Wo
            "KNOWN_RETRIEVERS"]
 
 KNOWN_RETRIEVERS = VARIANTS
-PERCEPTIONS = ("oracle", "clip")
+PERCEPTIONS = ("oracle", "clip", "geometric")
+"""``oracle``: the simulator's instance masks, labels, colours and materials; ``clip``: instance masks, zero-shot
+labels of their crops; ``geometric``: no ground truth at all - RGB-D segments, SimCLIP labels, fusion across views,
+on noisy depth and a drifting pose (the sensors and perception of ``assets/configs/geometric.yaml``)."""
 
 
 class EvalError(LabError):

@@ -20,6 +20,7 @@ Spatial relations: the evaluation's own rule over object boxes (metres, z up):
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from sim.types import ObjectInfo, Observation, RoomInfo, SceneInfo
 log = logging.getLogger(__name__)
 
 __all__ = ["NEAR_GAP_M", "ON_TOLERANCE_M", "ABOVE_GAP_M", "RELATIONS", "footprint_gap", "holds", "related_targets",
-           "VisibilityLog", "RecordingSimulator", "room_at", "rooms_seen", "MIN_VISIBLE_PIXELS"]
+           "VisibilityLog", "RecordingSimulator", "TrackAttribution", "room_at", "rooms_seen", "MIN_VISIBLE_PIXELS"]
 
 NEAR_GAP_M = 0.6
 ON_TOLERANCE_M = 0.1
@@ -96,7 +97,8 @@ class VisibilityLog:
         ids, counts = np.unique(inst[inst > 0], return_counts=True)
         seen = frozenset(int(i) for i, c in zip(ids, counts, strict=True) if c >= self.min_pixels)
         self.frames.append((int(obs.step), seen))
-        self.poses.append((float(obs.pose.x), float(obs.pose.y), int(obs.pose.floor)))
+        pose = obs.true_pose or obs.pose  # where the robot was, not where a drifting odometry believed it was
+        self.poses.append((float(pose.x), float(pose.y), int(pose.floor)))
 
     @property
     def seen(self) -> set[int]:
@@ -155,6 +157,57 @@ class RecordingSimulator:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class TrackAttribution:
+    """Which world instance each object node stands for, when perception reads no ground truth.
+
+    A perceiver such as ``geometric`` sets no ``instance_hint`` on its sightings. This proxy wraps
+    ``memory.ingest``: in every frame the instance buffer's pixels under each of the perceiver's
+    segments (``last_labels``) vote for that segment's fusion track (``last_tracks``); a node's instance
+    is the one most voted over its tracks (merged tracks pool their votes; background votes nothing).
+    It reads the instance buffer on the evaluation's side only, after the memory has ingested the frame.
+    """
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+        self.track_votes: dict[int, Counter] = defaultdict(Counter)
+        self.node_tracks: dict[str, set[int]] = defaultdict(set)
+        self._ingest = memory.ingest
+        memory.ingest = self
+
+    def __call__(self, obs: Observation) -> Any:
+        result = self._ingest(obs)
+        self.record(obs, result)
+        return result
+
+    def record(self, obs: Observation, result: Any) -> None:
+        perceiver = self.memory.perceiver
+        inst = np.asarray(obs.instance)
+        labels = getattr(perceiver, "last_labels", None)
+        if labels is not None and labels.shape == inst.shape:
+            for seg_label, track in getattr(perceiver, "last_tracks", {}).items():
+                vals, cnt = np.unique(inst[labels == seg_label], return_counts=True)
+                self.track_votes[track].update({int(v): int(c) for v, c in zip(vals, cnt, strict=True) if v > 0})
+        for drop, keep in result.percept.merged_tracks:
+            self.track_votes[keep].update(self.track_votes.pop(drop, Counter()))
+        for node, s in result.update.sightings:
+            if s.track is not None:
+                self.node_tracks[node].add(int(s.track))
+        for node in result.update.removed_objects:
+            self.node_tracks.pop(node, None)
+
+    def votes_of(self, node: str) -> Counter:
+        """Pixels of each world instance under the segments of ``node``'s tracks, over the run."""
+        votes: Counter = Counter()
+        for track in self.node_tracks.get(node, ()):
+            votes.update(self.track_votes.get(track, Counter()))
+        return votes
+
+    def instance_of(self, node: str) -> int | None:
+        """The world instance ``node`` stands for (None: its segments covered no object)."""
+        top = self.votes_of(node).most_common(1)
+        return top[0][0] if top else None
 
 
 # ------------------------------------------------------------------------------------ rooms

@@ -5,7 +5,10 @@
 1. explore the world to completion in a simulator wrapped by ``app.eval.truth.RecordingSimulator``
    (the visibility log: which instances were in view at which step), with the suite's perception
    mode (``oracle``: the simulator's instance labels, colours and materials; ``clip``: zero-shot
-   labels of crops);
+   labels of crops of the instance masks; ``geometric``: no ground truth - the sensors and perception
+   of ``assets/configs/geometric.yaml``, its nodes attributed to world instances on the evaluation's
+   side by ``app.eval.truth.TrackAttribution``; hits that stand for no instance, such as views, are
+   judged by position, which is where the robot believed they were);
 2. fill the bank's questions of the suite's split from the world (``app.eval.bank``);
 3. ask every question as every variant (``app.eval.ablation``) and score it against the world;
 4. for the first ``nav_per_type`` answerable questions of each type with satisfying world
@@ -23,13 +26,14 @@ import statistics
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.eval.ablation import LABELS, ask
 from app.eval.bank import QUESTION_TYPES, EvalQuestion, fill_questions, load_bank, score_answer
-from app.eval.truth import RecordingSimulator
+from app.eval.truth import RecordingSimulator, TrackAttribution
 from app.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ __all__ = ["WorldResult", "UNITS", "EXPLORE_SHARE", "evaluate_world", "summarise
 UNITS = 100  # progress units per world: exploration takes the first EXPLORE_SHARE of them
 EXPLORE_SHARE = 40
 ANSWERABLE = ("explicit", "implicit", "global", "temporal", "relational")
+GEOMETRIC_PRESET = Path(__file__).resolve().parents[2] / "assets" / "configs" / "geometric.yaml"
 
 
 @dataclass
@@ -60,7 +65,14 @@ class WorldResult:
 
 def _world_config(config: Any, perception: str) -> Any:
     mem = config.memory
-    mem = replace(mem, perception=replace(mem.perception, type=perception))
+    if perception == "geometric":  # the example config's sensors (noise, drift) and perception settings
+        from app.config import load_lab_config
+
+        preset = load_lab_config(GEOMETRIC_PRESET)
+        config = replace(config, sim=replace(config.sim, sensors=preset.sim.sensors))
+        mem = replace(mem, perception=preset.memory.perception)
+    else:
+        mem = replace(mem, perception=replace(mem.perception, type=perception))
     # text questions only: image vectors are read only by clip perception or w_image_text > 0
     if perception != "clip" and config.query.retrieval.w_image_text <= 0:
         mem = replace(mem, image_encoder=None)
@@ -82,6 +94,8 @@ def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Pro
     scene = load_scene(world.spec)
     rec = RecordingSimulator(make_simulator(config.sim, scene))
     with Session(scene, config=config, seed=world.seed, simulator=rec) as session:
+        # perception without ground truth sets no instance on its nodes: attribute them on the evaluation's side
+        attribution = TrackAttribution(session.memory) if job.perception == "geometric" else None
         gen = session.explore(world.steps, cancel, report_every=50)
         while True:
             try:
@@ -101,7 +115,8 @@ def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Pro
         nav_ids = _nav_subset(questions, suite.nav_per_type)
         client = ChatClient(config.llm) if config.llm is not None and "llm" in job.retrievers else None
         engine = QueryEngine(memory, config=QueryConfig(top_k=suite.top_k), llm=client).warm()
-        instance_of = {o.id: o.instance_hint for o in memory.graph.objects()}
+        instance_of = {o.id: o.instance_hint if attribution is None else attribution.instance_of(o.id)
+                       for o in memory.graph.objects()}
         objects = info.object_table()
         clear_cache = getattr(memory.text_encoder, "clear_cache", None)
         records: list[dict[str, Any]] = []

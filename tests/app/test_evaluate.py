@@ -245,3 +245,21 @@ def test_summary_rows_per_type_then_all():
 def test_eval_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path, capsys):
     code = launcher.main(["eval", *argv, "--out", str(tmp_path / "out")])
     assert code == 2 and needle in _error_line(capsys.readouterr()[1])
+
+
+def test_geometric_perception_is_a_mode_scored_by_attributing_its_nodes_on_the_eval_side(tmp_path):
+    from app.eval.suites import SuiteWorld, WorldJob
+    from app.eval.world import evaluate_world as run_world
+
+    suite = replace(get_suite("smoke"), worlds=(SuiteWorld(spec="rooms:n=3,seed=1", steps=300),),
+                    perceptions=("geometric",), nav_per_type=1, nav_max_steps=200)
+    job = WorldJob(0, suite.worlds[0], suite, ("random", "forest"), EvalOptions().config, "geometric")
+    res = drain(run_world(job))
+    assert res.perception == "geometric" and res.records
+    assert {r["perception"] for r in res.records} == {"geometric"}
+    # the memory read no instance: every object node's instance came from the pixels under its segments
+    assert res.stats["memory_objects"] >= 1
+    forest = [r for r in res.records if r["retriever"] == "forest" and r["type"] == "explicit"]
+    assert forest and any(r["top1"] for r in forest), "no explicit question answered right at all"
+    table = EvalResult(suite, ("random", "forest"), [res], 1.0, 1).markdown()
+    assert "geometric" in table

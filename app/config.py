@@ -18,7 +18,7 @@ the file and line, the key or value, and for an unknown key the list of valid on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ConfigDict
@@ -30,7 +30,14 @@ from sim.config import from_dict, load_yaml
 from sim.explore import ExplorerConfig
 from sim.simulator import SimConfig
 
-__all__ = ["LabConfig", "load_lab_config"]
+__all__ = ["LabConfig", "load_lab_config", "PERCEPTION_MODES", "GEOMETRIC_PRESET", "with_perception"]
+
+GEOMETRIC_PRESET = Path(__file__).resolve().parent.parent / "assets" / "configs" / "geometric.yaml"
+PERCEPTION_MODES = {
+    "oracle": "the simulator's instance masks, labels, colours and materials (an upper bound)",
+    "clip": "instance masks from the simulator, labels by SimCLIP zero-shot",
+    "geometric": "no ground truth: RGB-D segments, SimCLIP labels, fusion across views; noisy depth, drifting pose",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,3 +56,17 @@ def load_lab_config(path: str | Path | None = None) -> LabConfig:
         return LabConfig()
     doc = load_yaml(path)
     return from_dict(LabConfig, doc.data, where=str(path), lines=doc.lines)
+
+
+def with_perception(config: LabConfig, mode: str) -> LabConfig:
+    """``config`` with perception ``mode`` (``PERCEPTION_MODES``). ``geometric`` takes the sensors (depth noise,
+    odometry drift) and perception settings of ``assets/configs/geometric.yaml``; the others set only the
+    perceiver's type."""
+    if mode not in PERCEPTION_MODES:
+        raise ValueError(f"unknown perception {mode!r}. Available: {', '.join(PERCEPTION_MODES)}")
+    mem = config.memory
+    if mode == "geometric":
+        preset = load_lab_config(GEOMETRIC_PRESET)
+        return replace(config, sim=replace(config.sim, sensors=preset.sim.sensors),
+                       memory=replace(mem, perception=preset.memory.perception))
+    return replace(config, memory=replace(mem, perception=replace(mem.perception, type=mode)))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from app.config import with_perception
 from app.progress import CancelToken, Progress
 from app.session import ExploreSummary, Session
 from memory.core import EmbodiedMemory
@@ -114,8 +115,12 @@ def _warm_and_attach(state: LabState, session: Session, cancel: CancelToken | No
     state.attach(session)
 
 
-def new_world(state: LabState, cancel: CancelToken, spec: str) -> Generator[Progress, None, WorldInfo]:
-    """Build (or load) the world ``spec`` and start a session in it with an empty memory."""
+def new_world(state: LabState, cancel: CancelToken, spec: str, perception: str | None = None
+              ) -> Generator[Progress, None, WorldInfo]:
+    """Build (or load) the world ``spec`` and start a session in it with an empty memory, its perception
+    ``perception`` (``app.config.PERCEPTION_MODES``; None: the lab config's)."""
+    if perception and perception != state.config.memory.perception.type:
+        state.config = with_perception(state.config, perception)
     yield Progress("world", 0, 3, f"building {spec}")
     scene = load_scene(spec)
     cancel.check()

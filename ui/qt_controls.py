@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.config import PERCEPTION_MODES
 from memory.llm import LLMConfig
 from ui.outcomes import world_fields
 from ui.worker import run_in_background
@@ -103,6 +104,12 @@ class QtControlsPane(QWidget):
         form.addRow("Type", self.world_type)
         form.addRow("Seed", self.seed)
         form.addRow(self.size_label, self.size)
+        self.perception_mode = QComboBox()
+        for k, (mode, what) in enumerate(PERCEPTION_MODES.items()):
+            self.perception_mode.addItem(mode)
+            self.perception_mode.setItemData(k, what, Qt.ItemDataRole.ToolTipRole)
+        self.perception_mode.setToolTip("how the robot turns what it sees into objects (for the next New world)")
+        form.addRow("Perception", self.perception_mode)
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_world_button)
         buttons.addWidget(self.open_scene_button)
@@ -198,6 +205,14 @@ class QtControlsPane(QWidget):
         self.scenario_button.setToolTip(why or "run a scenario file and open its report when it ends")
 
     # ------------------------------------------------------------------ values
+    def perception(self) -> str:
+        """The perception mode chosen for the next world (``app.config.PERCEPTION_MODES``)."""
+        return self.perception_mode.currentText()
+
+    def set_perception(self, mode: str) -> None:
+        if mode in PERCEPTION_MODES:
+            self.perception_mode.setCurrentText(mode)
+
     def scene_spec(self) -> str:
         """The spec of the world the fields describe, e.g. ``house:seed=3,rooms=6``."""
         kind = self.world_type.currentText()

@@ -74,6 +74,7 @@ class QtMainWindow(QMainWindow):
         self.map_pane = QtMapPane()
         self.camera_pane = QtCameraPane()
         self.controls = QtControlsPane()
+        self.controls.set_perception(self.state.config.memory.perception.type)
         self.query_pane = QtQueryPane()
         self.forest_pane = QtForestPane()
         self.activity = QtActivityLog()
@@ -224,7 +225,9 @@ class QtMainWindow(QMainWindow):
     def new_world(self, spec: str) -> Job:
         """Build the world ``spec`` and start a fresh session in it."""
         self._stop_driving()
-        return self._submit("world", jobs.new_world, f"new world {spec}", spec=spec)
+        perception = self.controls.perception()
+        return self._submit("world", jobs.new_world, f"new world {spec} ({perception} perception)", spec=spec,
+                            perception=perception)
 
     def open_memory(self, path: str, scene: str | None = None) -> Job:
         """Open a memory file in the world it was built in (or ``scene``)."""

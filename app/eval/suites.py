@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.config import LabConfig
+from app.config import PERCEPTION_MODES, LabConfig
 from app.eval.ablation import VARIANTS
 from sim.errors import ConfigError, LabError
 from sim.registry import Registry
@@ -20,10 +20,7 @@ __all__ = ["SuiteWorld", "Suite", "SUITES", "get_suite", "suite_for_scenes", "Wo
            "KNOWN_RETRIEVERS"]
 
 KNOWN_RETRIEVERS = VARIANTS
-PERCEPTIONS = ("oracle", "clip", "geometric")
-"""``oracle``: the simulator's instance masks, labels, colours and materials; ``clip``: instance masks, zero-shot
-labels of their crops; ``geometric``: no ground truth at all - RGB-D segments, SimCLIP labels, fusion across views,
-on noisy depth and a drifting pose (the sensors and perception of ``assets/configs/geometric.yaml``)."""
+PERCEPTIONS = tuple(PERCEPTION_MODES)  # oracle, clip, geometric (app.config.with_perception)
 
 
 class EvalError(LabError):

@@ -26,7 +26,6 @@ import statistics
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,6 @@ __all__ = ["WorldResult", "UNITS", "EXPLORE_SHARE", "evaluate_world", "summarise
 UNITS = 100  # progress units per world: exploration takes the first EXPLORE_SHARE of them
 EXPLORE_SHARE = 40
 ANSWERABLE = ("explicit", "implicit", "global", "temporal", "relational")
-GEOMETRIC_PRESET = Path(__file__).resolve().parents[2] / "assets" / "configs" / "geometric.yaml"
 
 
 @dataclass
@@ -64,15 +62,10 @@ class WorldResult:
 
 
 def _world_config(config: Any, perception: str) -> Any:
-    mem = config.memory
-    if perception == "geometric":  # the example config's sensors (noise, drift) and perception settings
-        from app.config import load_lab_config
+    from app.config import with_perception
 
-        preset = load_lab_config(GEOMETRIC_PRESET)
-        config = replace(config, sim=replace(config.sim, sensors=preset.sim.sensors))
-        mem = replace(mem, perception=preset.memory.perception)
-    else:
-        mem = replace(mem, perception=replace(mem.perception, type=perception))
+    config = with_perception(config, perception)
+    mem = config.memory
     # text questions only: image vectors are read only by clip perception or w_image_text > 0
     if perception != "clip" and config.query.retrieval.w_image_text <= 0:
         mem = replace(mem, image_encoder=None)

@@ -90,3 +90,16 @@ def test_world_panel_title_and_log_follow_the_open_world(qtbot, window, spec, ki
         shown[:-1]))
     win._on_world_change(jobs.WorldInfo("scenes/room.glb", "room", None, 1, info.bounds))
     assert c.world_type.currentText() == kind and "scenes/room.glb" in c.world_open.text()
+
+
+def test_world_panel_offers_every_perception_and_starts_on_the_configs(qtbot, tmp_path):
+    from app.config import PERCEPTION_MODES, LabConfig, with_perception
+
+    win = QtMainWindow(state=LabState(with_perception(LabConfig(), "clip"), autosave_dir=tmp_path))
+    qtbot.addWidget(win)
+    c = win.controls
+    modes = [c.perception_mode.itemText(i) for i in range(c.perception_mode.count())]
+    assert modes == list(PERCEPTION_MODES) and c.perception() == "clip"
+    c.set_perception("geometric")
+    assert c.perception() == "geometric"
+    win.close()

@@ -251,3 +251,16 @@ def test_a_memory_another_process_writes_opens_read_only(tmp_path):
         st.close()
     finally:
         holder.communicate("\n", timeout=30)
+
+
+def test_new_world_with_a_chosen_perception_builds_its_memory_with_it(tmp_path):
+    st = LabState(autosave=False, autosave_dir=tmp_path)
+    drain(jobs.new_world(st, CancelToken(), "rooms:n=1,seed=2", perception="geometric"))
+    s = st.session
+    assert s.perception == "geometric" and st.frame().perception == "geometric"  # the status bar says so
+    assert s.sim.config.sensors.enabled  # noisy depth and a drifting pose come with it
+    drain(jobs.explore(st, CancelToken(), 10))
+    assert s.memory.meta["perception"] == "geometric"  # and memory info reads it from the file
+    drain(jobs.new_world(st, CancelToken(), "rooms:n=1,seed=2", perception="oracle"))
+    assert st.session.perception == "oracle"
+    st.close()

@@ -48,6 +48,7 @@ from app.simclip.data import (
 )
 from app.simclip.evaluate import evaluate_vectors, similarity_stats
 from memory.encoders import CachedEncoder, EncoderConfig
+from memory.encoders.batching import embed_in_batches
 from memory.encoders.simclip import (
     CARD_FORMAT,
     TEXT_SPACE,
@@ -346,14 +347,9 @@ def _augment(x, rng: np.random.Generator):
 def encode_crops(tower, crops: CropSet, arch: TowerArch, batch: int = 512) -> np.ndarray:
     """Unit image vectors of ``crops`` with ``tower`` (eval mode)."""
     import torch
-    import torch.nn.functional as F
 
-    out = []
-    with torch.inference_mode():
-        for a in range(0, len(crops), batch):
-            x = preprocess(list(crops.images[a:a + batch]), arch)
-            out.append(F.normalize(tower(x), dim=-1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, arch.embed_dim), np.float32)
+    return embed_in_batches(list(crops.images), arch.embed_dim, lambda b: tower(preprocess(b, arch)),
+                            batch_size=batch, context=torch.inference_mode())
 
 
 def evaluate_all(tower, crops: CropSet, text, config: TrainConfig) -> dict:

@@ -108,6 +108,7 @@ class ObjectFusion:
         self.vocabulary = tuple(vocabulary)
         self.objects: dict[int, FusedObject] = {}
         self._next = 1
+        self._boxes: tuple[list[FusedObject], np.ndarray, np.ndarray] | None = None  # extents of all objects
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -173,13 +174,22 @@ class ObjectFusion:
 
     # ------------------------------------------------------------------------------- steps
     def _candidates(self, lo: np.ndarray, hi: np.ndarray) -> list[FusedObject]:
+        """Objects whose extent comes within a voxel of the box ``lo``-``hi``."""
+        if self._boxes is None:
+            objs = list(self.objects.values())
+            ext = [o.extent() for o in objs]
+            self._boxes = (objs, np.array([e[0] for e in ext]).reshape(-1, 3),
+                           np.array([e[1] for e in ext]).reshape(-1, 3))
+        objs, olo, ohi = self._boxes
         pad = self.config.voxel
-        out = []
-        for obj in self.objects.values():
-            olo, ohi = obj.extent()
-            if np.all(olo - pad <= hi) and np.all(lo <= ohi + pad):
-                out.append(obj)
-        return out
+        near = np.all(olo - pad <= hi, axis=1) & np.all(lo <= ohi + pad, axis=1)
+        return [objs[k] for k in np.flatnonzero(near).tolist()]
+
+    @staticmethod
+    def _overlap(vox: np.ndarray, other: np.ndarray) -> float:
+        """Share of the smaller of two voxel sets that the other holds too."""
+        shared = len(np.intersect1d(vox, other, assume_unique=True))
+        return shared / max(1, min(len(vox), len(other)))
 
     def _wants_view(self, obj: FusedObject, seg, pose: Pose) -> bool:
         cfg = self.config
@@ -196,10 +206,9 @@ class ObjectFusion:
         lo, hi = np.asarray(seg.segment.bbox_min), np.asarray(seg.segment.bbox_max)
         best: tuple[float, int] | None = None
         for obj in self._candidates(lo, hi):
-            shared = len(np.intersect1d(vox, obj.voxels, assume_unique=True))
-            if shared == 0:
+            overlap = self._overlap(vox, obj.voxels)
+            if overlap == 0:
                 continue
-            overlap = shared / max(1, min(len(vox), len(obj.voxels)))
             sim = float(vector @ obj.image_vector) if vector is not None and vector.size else -1.0
             if overlap >= cfg.min_overlap or (overlap >= cfg.weak_overlap and sim >= cfg.min_similarity):
                 score = overlap + 0.5 * sim
@@ -222,6 +231,7 @@ class ObjectFusion:
         if colour:
             obj.colours[colour] += 1
         self.objects[oid] = obj
+        self._boxes = None
         return oid
 
     def _absorb(self, obj: FusedObject, vox, vector, probs, colour, seg, pose: Pose, step: int, *,
@@ -231,6 +241,7 @@ class ObjectFusion:
         if len(union) > cfg.max_voxels:  # keep an even sample: the extent survives, memory stays bounded
             union = union[np.linspace(0, len(union) - 1, cfg.max_voxels).astype(np.int64)]
         obj.set_voxels(union)
+        self._boxes = None
         if first_part:
             obj.n_views += 1
         obj.last_step = step
@@ -257,8 +268,7 @@ class ObjectFusion:
             for cand in self._candidates(lo, hi):
                 if cand.id == oid:
                     continue
-                shared = len(np.intersect1d(obj.voxels, cand.voxels, assume_unique=True))
-                if shared and shared / max(1, min(len(obj.voxels), len(cand.voxels))) >= cfg.merge_overlap:
+                if self._overlap(obj.voxels, cand.voxels) >= cfg.merge_overlap:
                     other = cand
                     break
             if other is None:
@@ -288,6 +298,7 @@ class ObjectFusion:
         keep.n_images += drop.n_images
         keep.n_votes += drop.n_votes
         del self.objects[drop.id]
+        self._boxes = None
         log.debug("fusion: object %d folded into %d", drop.id, keep.id)
 
     def _retire(self, step: int, touched: set[int]) -> list[int]:
@@ -296,6 +307,8 @@ class ObjectFusion:
                 if o.id not in touched and o.n_views < cfg.min_views and step - o.last_step > cfg.ghost_frames]
         for oid in gone:
             del self.objects[oid]
+        if gone:
+            self._boxes = None
         return gone
 
     def _weight(self, seg) -> float:

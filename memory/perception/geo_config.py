@@ -18,6 +18,9 @@ __all__ = ["SegmenterConfig", "FusionConfig"]
 class SegmenterConfig:
     """The RGB-D segmenter (``memory.perception.geometric``); lengths in metres.
 
+    * ``keyframe_m`` / ``keyframe_deg`` — a frame is segmented only when the robot has moved or
+      turned this much since the last segmented one (0 / 0: every frame); between them the view
+      barely changes, and segmenting, labelling and fusing it again is most of perception's cost.
     * ``stride`` — every n-th pixel in both directions is back-projected (2: 160x120 points).
     * ``floor_band`` + ``floor_slope`` x depth^2 — points this close to the floor the robot stands on
       are floor (the slack grows with depth, as depth noise does).
@@ -37,10 +40,16 @@ class SegmenterConfig:
     * ``support_split`` — cut what stands on a cluster's largest up-facing surface off it when
       their mean colours differ by ``support_colour`` (RGB distance).
     * ``flat_colour`` — regions of a wall or the floor whose colour is this far (RGB distance) from
-      the surface's median are flat objects (doors, windows, paintings, rugs); 0 turns it off.
+      the surface's median are flat objects (doors, windows, paintings, rugs); 0 turns it off. Such a
+      region is kept when at least ``flat_enclosed`` of the ring around it is the surface in its own
+      colour or a cluster (another room's floor seen through a doorway is bounded by walls, not by
+      our floor); when a cluster makes ``flat_frame`` of the ring, the region joins it (a window's
+      pane inside its frame).
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
+    keyframe_m: float = 0.0
+    keyframe_deg: float = 0.0
     stride: int = 2
     floor_band: float = 0.05
     floor_slope: float = 0.004
@@ -63,9 +72,13 @@ class SegmenterConfig:
     support_split: bool = True
     support_colour: float = 30.0
     flat_colour: float = 45.0
+    flat_enclosed: float = 0.6
+    flat_frame: float = 0.3
 
     def __post_init__(self) -> None:
         checks = [
+            (self.keyframe_m >= 0 and 0 <= self.keyframe_deg <= 180, "keyframe_m must be 0 or more and "
+                                                                       "keyframe_deg 0..180"),
             (1 <= self.stride <= 8, f"stride must be 1..8, got {self.stride}"),
             (self.floor_band > 0 and self.floor_slope >= 0, "floor_band must be positive and floor_slope 0 or more"),
             (0.5 < self.ceiling_height and 0.5 < self.wall_seed_height, "ceiling_height and wall_seed_height "
@@ -77,6 +90,8 @@ class SegmenterConfig:
             (0.01 <= self.voxel <= 0.5, f"voxel must be 0.01..0.5 m, got {self.voxel}"),
             (self.min_points >= 3, f"min_points must be at least 3, got {self.min_points}"),
             (0 <= self.min_extent < self.max_extent, "need 0 <= min_extent < max_extent"),
+            (0.0 <= self.flat_enclosed <= 1.0 and 0.0 <= self.flat_frame <= 1.0, "flat_enclosed and flat_frame "
+                                                                                 "must be 0..1"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -57,7 +57,7 @@ from memory.perception.voxels import KEY_BIAS, KEY_BITS, voxel_components
 from memory.priors import PriorPack, general_pack
 from memory.summarize import RoomModel
 from memory.types import Percept, Sighting
-from sim.types import CameraSpec, Observation, Pose
+from sim.types import CameraSpec, Observation, Pose, wrap_angle
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,9 @@ class WallMemory:
         """Whether most of ``points`` lie in known wall cells."""
         if not len(self._cells) or not len(points):
             return False
-        return float(np.isin(self._keys(points, floor), self._cells).mean()) >= self.share
+        keys = self._keys(points, floor)
+        idx = np.minimum(np.searchsorted(self._cells, keys), len(self._cells) - 1)  # cells are sorted
+        return float((self._cells[idx] == keys).mean()) >= self.share
 
 
 def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: SegmenterConfig,
@@ -223,10 +225,18 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
         clusters = [part for m in clusters
                     for part in _split_on_support(m, pts.reshape(-1, 3), normals.reshape(-1, 3), grid_rgb, config,
                                                   min_pts)]
-    tagged = [(m, False) for m in clusters]
+    flats: list[np.ndarray] = []
     if config.flat_colour > 0:
         floor_mask = struct & ~wall & (pts[..., 2] - obs.pose.z < 0.5)
-        tagged += [(m, True) for m in _flat_regions((wall, floor_mask), np.asarray(rgb)[::s, ::s], config, min_pts)]
+        owner = np.zeros(d.shape, dtype=np.int64)  # cluster index + 1 per grid point
+        for k, m in enumerate(clusters):
+            owner.flat[m] = k + 1
+        for m, into in _flat_regions((wall, floor_mask), np.asarray(rgb)[::s, ::s], config, min_pts, owner):
+            if into is None:
+                flats.append(m)
+            else:  # the pane of a window inside its frame, the canvas of a painting: one object
+                clusters[into] = np.concatenate([clusters[into], m])
+    tagged = [(m, False) for m in clusters] + [(m, True) for m in flats]
     for members, flat in tagged:
         cp = pts.reshape(-1, 3)[members]
         lo, hi = np.percentile(cp, [perception.percentile, 100.0 - perception.percentile], axis=0)
@@ -265,13 +275,20 @@ def segment_rgbd(obs: Observation, perception: PerceptionConfig, config: Segment
     return segments, full
 
 
-def _flat_regions(surfaces: Sequence[np.ndarray], rgb: np.ndarray, config: SegmenterConfig,
-                  min_pts: int) -> list[np.ndarray]:
+def _flat_regions(surfaces: Sequence[np.ndarray], rgb: np.ndarray, config: SegmenterConfig, min_pts: int,
+                  owner: np.ndarray) -> list[tuple[np.ndarray, int | None]]:
     """Flat things on structure (a door or window in a wall, a painting, a rug): regions of a wall or
-    floor surface whose colour stands out from the surface's own (grid indices, like clusters)."""
+    floor surface whose colour stands out from the surface's own (grid indices, like clusters).
+
+    A region is kept when at least ``flat_enclosed`` of the ring around it is the surface in its own
+    colour or one cluster (``owner``: cluster index + 1 per grid point): a door, a picture or a rug
+    lies on the surface; the pane of a window lies inside its frame, and joins that cluster (the
+    index comes with the region). Another room's floor seen through a doorway, or a strip of wall
+    in another light, is bounded by other things, and is dropped.
+    """
     from scipy import ndimage
 
-    out: list[np.ndarray] = []
+    out: list[tuple[np.ndarray, int | None]] = []
     col = rgb.astype(np.float32)
     for surface in surfaces:
         if surface.sum() < 4 * min_pts:
@@ -283,9 +300,26 @@ def _flat_regions(surfaces: Sequence[np.ndarray], rgb: np.ndarray, config: Segme
         if n == 0:
             continue
         counts = np.bincount(lab.ravel())
+        plain = surface & ~odd
+        boxes = ndimage.find_objects(lab)
         for k in np.nonzero(counts >= min_pts)[0].tolist():
-            if k:
-                out.append(np.flatnonzero(lab == k))
+            if not k:
+                continue
+            sl = tuple(slice(max(0, b.start - 3), b.stop + 3) for b in boxes[k - 1])
+            region = lab[sl] == k
+            ring = ndimage.binary_dilation(region, iterations=2) & ~region
+            if not ring.any():
+                continue
+            share = float(plain[sl][ring].mean())
+            around = owner[sl][ring]
+            into, frame = None, 0.0
+            if around.any():
+                ids, cnt = np.unique(around[around > 0], return_counts=True)
+                into, frame = int(ids[np.argmax(cnt)]) - 1, float(cnt.max()) / len(around)
+            if frame >= config.flat_frame and share + frame >= config.flat_enclosed:
+                out.append((np.flatnonzero(lab == k), into))
+            elif share >= config.flat_enclosed:
+                out.append((np.flatnonzero(lab == k), None))
     return out
 
 
@@ -391,11 +425,31 @@ class GeometricPerceiver:
         self.last_tracks: dict[int, int] = {}  # segment label -> fused object id, last frame
         self.timing = {"segment_ms": 0.0, "label_ms": 0.0, "fuse_ms": 0.0}
         self.last_ms = 0.0
+        self._last_fused: Percept | None = None  # the percept of the last frame that was segmented
+
+    def _same_view(self, pose: Pose, last: Pose) -> bool:
+        """Whether the robot has moved and turned too little since the last segmented frame for a new look."""
+        seg = self.config.segmenter
+        return (pose.floor == last.floor and math.hypot(pose.x - last.x, pose.y - last.y) < seg.keyframe_m
+                and abs(wrap_angle(pose.yaw - last.yaw)) < math.radians(seg.keyframe_deg) - 1e-9)
 
     def perceive(self, obs: Observation) -> Percept:
-        """Segment, label and fuse one view; sightings of the fused objects it shows."""
+        """Segment, label and fuse one view; sightings of the fused objects it shows.
+
+        A frame whose view is nearly the last segmented one's (``segmenter.keyframe_m`` /
+        ``keyframe_deg``) is not segmented: its percept has no sightings and is no keyframe
+        (the camera shows what the last one showed; the encoder and fusion are the costliest steps).
+        """
         t0 = time.perf_counter()
         cfg = self.config
+        last = self._last_fused
+        if last is not None and self._same_view(obs.pose, last.pose):
+            self.last_segments, self.last_labels, self.last_tracks = [], np.zeros((0, 0), dtype=np.int32), {}
+            self.timing = {"segment_ms": 0.0, "label_ms": 0.0, "fuse_ms": 0.0}
+            self.last_ms = (time.perf_counter() - t0) * 1000.0
+            return Percept(pose=obs.pose, timestamp=float(obs.timestamp), step=int(obs.step), sightings=(),
+                           caption=last.caption, room_guess=last.room_guess, room_confidence=last.room_confidence,
+                           image=thumbnail(obs.rgb, cfg.thumbnail_width), keyframe=False)
         segs, label_image = segment_rgbd(obs, cfg, cfg.segmenter, self.walls)
         t1 = time.perf_counter()
         label_s = 0.0
@@ -417,6 +471,7 @@ class GeometricPerceiver:
         percept = Percept(pose=obs.pose, timestamp=float(obs.timestamp), step=int(obs.step),
                           sightings=tuple(sightings), caption=caption, room_guess=room, room_confidence=conf,
                           image=thumbnail(obs.rgb, cfg.thumbnail_width), merged_tracks=frame.merged)
+        self._last_fused = percept
         self.last_segments = segs
         self.last_labels = label_image
         self.last_tracks = {segs[i].label_image: oid for i, oid in frame.assignment.items()}

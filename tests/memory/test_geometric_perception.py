@@ -12,7 +12,7 @@ import pytest
 from memory.perception import PERCEIVERS, PerceptionConfig
 from memory.perception.fusion import ObjectFusion
 from memory.perception.geo_config import FusionConfig, SegmenterConfig
-from memory.perception.geometric import GeoSegment, segment_rgbd
+from memory.perception.geometric import GeoSegment, _flat_regions, segment_rgbd
 from memory.perception.segments import Segment
 from memory.perception.voxels import voxel_centres, voxel_components, voxel_keys
 from memory.topo_graph import TopoGraph
@@ -70,6 +70,41 @@ def test_segmenter_finds_objects_without_the_instance_buffer():
                                 for g in segs) if segs else 0.0)
     assert found >= 5
     assert np.mean(ious) > 0.5  # masks cut from geometry alone cover the objects the camera sees
+
+
+def test_flat_regions_need_the_surface_or_a_frame_around_them():
+    wall = np.zeros((40, 60), bool)
+    wall[:, :40] = True  # a wall on the left, a doorway on the right
+    rgb = np.full((40, 60, 3), 200, np.uint8)
+    rgb[10:20, 10:20] = (60, 40, 20)  # a picture in the middle of the wall
+    rgb[:, 30:40] = (90, 90, 150)  # a strip of wall in another light, floor to ceiling beside the doorway
+    owner = np.zeros((40, 60), np.int64)
+    wall[25:35, 5:25] = True
+    rgb[27:33, 8:22] = (150, 200, 255)  # a window pane ...
+    owner[25:35, 5:25] = 3  # ... inside its frame, cluster 2 (index + 1)
+    owner[27:33, 8:22] = 0
+    wall[25:35, 5:25] &= owner[25:35, 5:25] == 0  # the frame sticks out of the wall: not wall points
+    cfg = SegmenterConfig(flat_colour=45.0, flat_enclosed=0.6, flat_frame=0.3)
+    found = _flat_regions((wall,), rgb, cfg, 20, owner)
+    boxes = {(int(m.min() // 60), int(m.min() % 60)): into for m, into in found}
+    assert boxes == {(10, 10): None, (27, 8): 2}  # the picture alone, the pane into its frame, no strip
+
+
+def test_perceiver_segments_a_frame_only_once_the_view_changed():
+    from memory.perception.geometric import build
+    from sim.simulator import SimConfig, make_simulator
+    from sim.types import Action
+
+    cfg = PerceptionConfig(type="geometric", segmenter=SegmenterConfig(keyframe_m=0.3, keyframe_deg=20.0))
+    perceiver = build(cfg)
+    with make_simulator(SimConfig(), "rooms:n=3,seed=1") as sim:
+        first = perceiver.perceive(sim.reset())
+        assert first.keyframe and perceiver.last_labels.shape == sim.observe().depth.shape
+        same = perceiver.perceive(sim.step(Action.turn_left(10)))  # 10 degrees: nearly the same view
+        assert not same.keyframe and same.sightings == () and perceiver.last_labels.size == 0
+        assert same.caption == first.caption
+        turned = perceiver.perceive(sim.step(Action.turn_left(15)))  # 25 degrees since the last look
+        assert turned.keyframe and perceiver.last_labels.size > 0
 
 
 # ------------------------------------------------------------------------------------- fusion
@@ -286,3 +321,21 @@ def test_scenarios_select_the_geometric_config(tmp_path: Path):
     bad.write_text("world: rooms:n=3,seed=1\nconfig: nowhere.yaml\n")
     with pytest.raises(ScenarioError, match=r"bad.yaml:2: config file 'nowhere.yaml' not found"):
         load_scenario(bad)
+
+
+@pytest.mark.slow
+def test_fused_category_accuracy_on_a_small_house_stays_above_its_floor():
+    """The bench's scoring on a world none of the settings were tuned on (house seed 1, three rooms).
+
+    Measured 0.38 (29 nodes for 35 seen objects); before flat regions had to be enclosed by their
+    surface and frames were chosen by motion it was 0.24 with 45 nodes. 0.3 keeps a margin for small
+    changes while failing on a return of the structure and duplicate nodes (80-way chance: 0.0125).
+    """
+    from app.bench.perception import evaluate_perception
+
+    r = evaluate_perception("house:seed=1,rooms=3", 300)
+    objects = r["objects"]
+    assert objects["category_accuracy"] >= 0.3, objects
+    assert 0.6 <= objects["node_ratio"] <= 1.3, objects
+    assert objects["not_an_object"] <= 2, objects
+    assert r["rooms"]["found"] == r["rooms"]["world"]

@@ -32,7 +32,8 @@ from sim.types import ObjectInfo, Observation, RoomInfo, SceneInfo
 log = logging.getLogger(__name__)
 
 __all__ = ["NEAR_GAP_M", "ON_TOLERANCE_M", "ABOVE_GAP_M", "RELATIONS", "footprint_gap", "holds", "related_targets",
-           "VisibilityLog", "RecordingSimulator", "TrackAttribution", "room_at", "rooms_seen", "MIN_VISIBLE_PIXELS"]
+           "VisibilityLog", "RecordingSimulator", "TrackAttribution",
+           "answered_in_right_room", "room_at", "rooms_seen", "MIN_VISIBLE_PIXELS"]
 
 NEAR_GAP_M = 0.6
 ON_TOLERANCE_M = 0.1
@@ -238,3 +239,33 @@ def rooms_seen(info: SceneInfo, visibility: VisibilityLog) -> list[RoomInfo]:
         if r is not None:
             ids.add(r.id)
     return [r for r in info.rooms if r.id in ids]
+
+
+def answered_in_right_room(memory: Any, info: SceneInfo, categories: Iterable[str]) -> dict[str, Any]:
+    """Ask "where is the <category>?" for each category and judge the answer's top hit by the world's rooms.
+
+    Right when the top hit stands in a room (``room_at`` its position, in the robot's frame: with odometry
+    drift, where the robot believed it was) that holds an object of that category, or within 1 m of one's
+    footprint in the hallways between rooms. A perception check: the question names the category as the
+    vocabulary the memory was handed does, so it measures where objects ended up, not language.
+    """
+    from app.eval.metrics import footprint_distance
+    from app.query import QueryRequest, engine_for
+
+    engine = engine_for(memory)
+    rows: list[tuple[str, bool]] = []
+    for cat in sorted(set(categories)):
+        res = engine.ask(QueryRequest(text=f"where is the {cat.replace('_', ' ')}?", retriever="forest"))
+        hits = res.result.hits
+        if not hits:
+            rows.append((cat, False))
+            continue
+        h = hits[0]
+        same = [o for o in info.objects if o.category == cat and o.floor == h.floor]
+        room = room_at(info, h.position[0], h.position[1], h.floor)
+        ok = (room is not None and any(o.room_id == room.id for o in same)) or any(
+            footprint_distance(o, h.position[0], h.position[1]) <= 1.0 for o in same)
+        rows.append((cat, ok))
+    right = sum(ok for _, ok in rows)
+    return {"asked": len(rows), "right_room": right, "rate": round(right / len(rows), 3) if rows else None,
+            "wrong": [c for c, ok in rows if not ok]}

@@ -263,3 +263,15 @@ def test_geometric_perception_is_a_mode_scored_by_attributing_its_nodes_on_the_e
     assert forest and any(r["top1"] for r in forest), "no explicit question answered right at all"
     table = EvalResult(suite, ("random", "forest"), [res], 1.0, 1).markdown()
     assert "geometric" in table
+
+
+def test_objects_are_answered_in_the_room_that_holds_them(small_session):
+    from app.eval.truth import answered_in_right_room
+
+    s = small_session
+    info = s.scene.info
+    seen = {o.category for o in info.objects if o.id in {r.instance_hint for r in s.memory.graph.objects()}}
+    out = answered_in_right_room(s.memory, info, seen)
+    assert out["asked"] == len(seen) >= 3 and out["rate"] >= 0.8, out
+    missing = answered_in_right_room(s.memory, info, ["piano"])  # not in this world: no room can hold it
+    assert missing["right_room"] == 0 and missing["wrong"] == ["piano"]

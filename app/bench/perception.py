@@ -4,8 +4,10 @@ Explores worlds with the ``geometric`` perceiver (``assets/configs/geometric.yam
 odometry drift on) and scores what the memory built. Only this module reads the simulator's
 answers (instance buffer, object table, true pose); the memory never does.
 
-* **cost** — milliseconds per frame of the segmenter, the labeller (SimCLIP) and the fusion, and
-  the exploration's end-to-end steps per second (noisy on a shared 2-core machine).
+* **cost** — milliseconds per segmented frame of the segmenter, the labeller (SimCLIP) and the
+  fusion (``frames``: how many of the steps' frames were segmented; the rest showed nearly the view
+  of the last segmented one), and the exploration's end-to-end steps per second (noisy on a shared
+  2-core machine).
 * **masks** — per frame, each visible instance's best IoU with a segment (``recall_iou``) and each
   segment's best IoU with an instance (``precision_iou``), averaged.
 * **objects** — object nodes against the objects the robot actually saw (instances with at least
@@ -54,7 +56,8 @@ class PerceptionScore:
     node_tracks: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     recall_iou: list[float] = field(default_factory=list)
     precision_iou: list[float] = field(default_factory=list)
-    timing: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    timing: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # segmented frames
+    frames: Counter = field(default_factory=Counter)  # "steps" and "segmented"
     drift: list[float] = field(default_factory=list)
 
 
@@ -82,8 +85,11 @@ class _Recorder:
         sc.seen.update(visible)
         if obs.true_pose is not None:
             sc.drift.append(math.hypot(obs.pose.x - obs.true_pose.x, obs.pose.y - obs.true_pose.y))
-        for k, v in getattr(perceiver, "timing", {}).items():
-            sc.timing[k].append(float(v))
+        sc.frames["steps"] += 1
+        if result.percept.keyframe:  # frames the perceiver skipped cost next to nothing
+            sc.frames["segmented"] += 1
+            for k, v in getattr(perceiver, "timing", {}).items():
+                sc.timing[k].append(float(v))
         labels = getattr(perceiver, "last_labels", None)
         tracks = getattr(perceiver, "last_tracks", {})
         if labels is None or labels.shape != inst.shape:
@@ -159,6 +165,7 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
     return {
         "scene": spec, "steps": summary.episode.steps, "perception": perception,
         "steps_per_second": round(summary.steps_per_second, 2), "seconds": round(time.perf_counter() - t0, 1),
+        "frames": {"steps": score.frames["steps"], "segmented": score.frames["segmented"]},
         "cost_ms_per_frame": ms,
         "frames_per_second": {k.replace("_ms", ""): round(1000.0 / v, 1) for k, v in ms.items() if v > 0},
         "masks": {"recall_iou": _mean(score.recall_iou), "precision_iou": _mean(score.precision_iou)},

@@ -22,6 +22,10 @@ belief). Per frame:
    and image similarity; labels, colours and image vectors accumulate; objects report once
    seen in ``fusion.min_views`` views.
 
+A frame is segmented only once the robot has moved ``segmenter.keyframe_m`` or turned
+``segmenter.keyframe_deg`` since the last segmented one; in between, the percept has no
+sightings and is no keyframe (the view is nearly the last one's, and steps 1-3 are the cost).
+
 The percept's sightings are the fused objects seen in this frame, with their voted label,
 colour (from pixels, the prior pack's palette) and whole fused extent, and ``track`` set to the
 object's fusion id so the topological graph keeps one node per fused object; fusion merges

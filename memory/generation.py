@@ -1,7 +1,8 @@
 """Answers from retrieved memories: a built-in template generator and an LLM generator.
 
 * ``template`` (default, no LLM) - explicit / implicit / relational questions: what and where
-  (room, floor, coordinates, when seen, path length from the robot) with a navigation goal;
+  (room, floor, coordinates, when seen, distance from the robot - straight on its floor, by the
+  stairs on another) with a navigation goal;
   global ones from the counted facts of the top levels ("a single-floor house with six rooms:
   three bedrooms, ..."); temporal ones with times. Honest when unsure: "I have not seen a piano."
 * ``llm`` - an OpenAI-compatible chat model answers from the retrieved context and must cite
@@ -35,7 +36,7 @@ from memory.answer_words import (
 from memory.errors import LLMError
 from memory.llm import ChatClient
 from memory.query import QueryAnalysis, QueryType
-from memory.retrieval import Hit, RetrievalResult, RobotPose
+from memory.retrieval import Hit, RetrievalResult, RobotPose, distance_to_goal
 from memory.summarize import join_words, number_word, plural
 from memory.summarize_geo import GEO_KINDS
 from memory.summarize_llm import LLMSummariser, SummariserConfig, make_summariser
@@ -194,23 +195,27 @@ class _Facts:
             return 1
         return max(1, int(self.memory.forest.level_counts().get(3, 1)))
 
-    def path_length(self, robot: RobotPose | None, hit: Hit) -> tuple[float, bool] | None:
-        """(metres, along the place graph?) from the robot to the hit."""
+    def distance(self, robot: RobotPose | None, hit: Hit) -> tuple[float, str] | None:
+        """(metres, how measured) from the robot to the hit: in a straight line on the robot's floor
+        (``distance_to_goal``, the figure a drive there starts from); along the remembered places, by the
+        stairs, on another floor; None when unknown."""
         if robot is None:
             return None
-        straight = math.hypot(hit.position[0] - robot.x, hit.position[1] - robot.y)
+        straight = distance_to_goal(robot, hit.position, hit.floor)
+        if math.isfinite(straight):
+            return straight, "in a straight line"
         g = getattr(self.memory, "graph", None)
         if g is None:
-            return straight, False
+            return None
         try:
             a = g.nearest_place(robot.x, robot.y, robot.floor)
             b = g.nearest_place(hit.position[0], hit.position[1], hit.floor)
             ids = g.place_path(a.id, b.id)
-        except Exception:  # noqa: BLE001 - no place on that floor, or no connection: straight line
-            return straight, False
+        except Exception:  # noqa: BLE001 - no place on that floor, or no connection: no figure
+            return None
         pts = [(robot.x, robot.y)] + [(g.place(i).pose.x, g.place(i).pose.y) for i in ids]
         pts.append((hit.position[0], hit.position[1]))
-        return sum(math.dist(p, q) for p, q in zip(pts, pts[1:], strict=False)), True
+        return sum(math.dist(p, q) for p, q in zip(pts, pts[1:], strict=False)), "by the stairs"
 
 
 def _a(phrase: str) -> str:
@@ -281,9 +286,9 @@ class TemplateGenerator:
                          else f"on floor {hit.floor}")
         parts.append(f"at ({hit.position[0]:.1f}, {hit.position[1]:.1f})")
         text = " ".join(parts)
-        dist = facts.path_length(robot, hit)
+        dist = facts.distance(robot, hit)
         if dist is not None:
-            text += f", about {dist[0]:.1f} m from you" + ("" if dist[1] else " in a straight line")
+            text += f", about {dist[0]:.1f} m from you {dist[1]}"
         return text
 
     def _when(self, hit: Hit, facts: _Facts, last: bool = True) -> str:

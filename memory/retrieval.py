@@ -34,8 +34,8 @@ from sim.registry import Registry
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RetrievalConfig", "RobotPose", "Hit", "RetrievalResult", "Retriever", "RETRIEVERS", "make_retriever",
-           "FlatRetriever", "BaseRetriever", "leaf_match", "Cancel"]
+__all__ = ["RetrievalConfig", "RobotPose", "distance_to_goal", "Hit", "RetrievalResult", "Retriever", "RETRIEVERS",
+           "make_retriever", "FlatRetriever", "BaseRetriever", "leaf_match", "Cancel"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +109,19 @@ class RetrievalConfig:
             raise ConfigError("retrieval llm_children, llm_max_calls, llm_workers must be >= 1 and llm_options >= 2")
         if self.llm_deadline_s <= 0 or self.llm_call_timeout_s <= 0:
             raise ConfigError("retrieval llm_deadline_s and llm_call_timeout_s must be positive")
+
+
+def distance_to_goal(robot: Any, goal: Sequence[float], floor: int) -> float:
+    """Metres in a straight line from ``robot`` (anything ``RobotPose.of`` takes) to ``goal`` (x, y[, z])
+    on ``floor``; ``inf`` when the robot is on another floor.
+
+    The one distance the answers ("about 8.2 m from you"), a drive's progress ("8.2 m from the goal")
+    and its outcome ("arrived 0.6 m from the goal") give, so that they agree at the same pose.
+    """
+    r = RobotPose.of(robot)
+    if r is None or r.floor != int(floor):
+        return math.inf
+    return math.hypot(float(goal[0]) - r.x, float(goal[1]) - r.y)
 
 
 @dataclass(frozen=True)

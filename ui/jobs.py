@@ -32,7 +32,6 @@ from sim.loader import load_scene
 from sim.types import Action, Pose
 from ui import services
 from ui.lab_state import LabState
-from ui.outcomes import route_left
 
 log = logging.getLogger(__name__)
 
@@ -369,9 +368,7 @@ def go_to(state: LabState, cancel: CancelToken, goal: tuple[float, float, float]
         if isinstance(p.snapshot, list) and p.snapshot:
             state.set_path(state.route_points(p.snapshot))
         state.sync()
-        pose = s.observation.pose
-        left = route_left(state.path, pose.x, pose.y)  # along the route, as the answer's distance is
-        yield Progress(p.stage, p.done, p.total, f"{left:.1f} m of the route to go" if left is not None else p.message)
+        yield Progress(p.stage, p.done, p.total, p.message)  # navigation.progress_line: the answer's distance
 
 
 def run_scenario(state: LabState, cancel: CancelToken, path: str, out_dir: str | None = None

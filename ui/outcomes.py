@@ -3,19 +3,17 @@
 Every figure is computed once, here, from the job's own result: the status bar's result line and
 the activity log show the same sentence. Exploration says where it stopped and why; navigation
 says how it ended, how far the robot drove and how efficient the drive was (SPL, Anderson et al.
-2018); the route still to drive is measured along the planned route, like the answer's "m from
-you" (along the remembered places), not in a straight line.
+2018). Its distance to the goal is the straight-line figure of ``memory.retrieval.distance_to_goal``,
+the one the answer ("about 8.2 m from you") and the drive's progress ("8.2 m from the goal, 9.7 m
+of route to drive", ``app.robot.navigation.progress_line``) give.
 """
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-__all__ = ["explore_outcome", "nav_outcome", "route_left", "world_fields", "plain_name", "is_internal_id"]
+__all__ = ["explore_outcome", "nav_outcome", "world_fields", "plain_name", "is_internal_id"]
 
 _ID = re.compile(r"^(cluster|place|obj)/")
 
@@ -58,8 +56,6 @@ def explore_outcome(summary: Any, budget: int | None = None) -> str:
 
 def _nav_reason(result: Any) -> str:
     reason = str(result.stop_reason)
-    if reason.startswith("stuck (arrived)"):
-        return "the route ended short of the goal"  # the follower reached the plan's end, not the goal
     if reason.startswith("stuck"):
         return "stuck " + reason[len("stuck"):].strip()
     return reason
@@ -71,6 +67,9 @@ def nav_outcome(result: Any) -> str:
     where = f"{d:.1f} m from the goal" if math.isfinite(d) else "on another floor than the goal"
     if result.success:
         lead = f"Arrived {where}"
+    elif result.stop_reason == "closest free spot":
+        # the goal is inside or behind something: no free spot within the success radius
+        lead = f"Stopped at the closest free spot, {where}"
     else:
         lead = f"Stopped {where}: {_nav_reason(result)}"
     drive = f" after driving {result.path_length:.1f} m in {result.steps} steps"
@@ -78,17 +77,6 @@ def nav_outcome(result: Any) -> str:
     if result.shortest_length is not None and spl is not None:
         drive += f" (shortest {result.shortest_length:.1f} m, SPL {spl:.2f})"
     return lead + drive
-
-
-def route_left(route: np.ndarray | Sequence[Sequence[float]], x: float, y: float) -> float | None:
-    """Metres still to drive along ``route`` (N×3 points, one floor's z ignored) from (x, y): to the
-    nearest point of the route, then along it to its end; None for a route of fewer than 2 points."""
-    pts = np.asarray(route, dtype=np.float64).reshape(-1, 3)[:, :2]
-    if len(pts) < 2:
-        return None
-    k = int(np.argmin(np.hypot(pts[:, 0] - x, pts[:, 1] - y)))
-    rest = np.linalg.norm(np.diff(pts[k:], axis=0), axis=1).sum() if k < len(pts) - 1 else 0.0
-    return float(math.hypot(pts[k, 0] - x, pts[k, 1] - y) + rest)
 
 
 def world_fields(spec: str) -> tuple[str, int | None, dict[str, int]] | None:

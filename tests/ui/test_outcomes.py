@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.robot.navigation import NavResult
+from app.robot.navigation import BLOCKED, CLOSEST_FREE_SPOT, NavResult, route_left
 from sim.mapping import Coverage
 from sim.types import Pose
 from ui.jobs import QueryOutcome
-from ui.outcomes import explore_outcome, nav_outcome, plain_name, route_left, world_fields
+from ui.outcomes import explore_outcome, nav_outcome, plain_name, world_fields
 from ui.qt_query_pane import QtQueryPane
 from ui.qt_util import BASE_COLOUR, LINK_COLOUR, contrast_ratio
 
@@ -38,16 +38,19 @@ def _nav(success: bool, final: float, driven: float, shortest: float | None, rea
 def test_navigation_outcome_has_distance_and_spl():
     assert nav_outcome(_nav(True, 0.61, 11.3, 10.2, "arrived")) == \
         "Arrived 0.6 m from the goal after driving 11.3 m in 40 steps (shortest 10.2 m, SPL 0.90)"
-    stuck = nav_outcome(_nav(False, 1.7, 5.0, 6.0, "stuck (arrived)"))
-    assert stuck.startswith("Stopped 1.7 m from the goal: the route ended short of the goal") and "SPL 0.00" in stuck
+    closest = nav_outcome(_nav(False, 1.3, 5.0, 6.0, CLOSEST_FREE_SPOT))
+    assert closest.startswith("Stopped at the closest free spot, 1.3 m from the goal after driving 5.0 m")
+    assert "SPL 0.00" in closest
+    assert nav_outcome(_nav(False, 1.7, 2.0, 6.0, BLOCKED)).startswith(f"Stopped 1.7 m from the goal: {BLOCKED}")
     assert "another floor" in nav_outcome(_nav(False, math.inf, 3.0, None, "cancelled"))
 
 
 def test_route_left_world_fields_and_plain_names():
-    route = np.array([[0, 0, 0.1], [3, 4, 0.1], [3, 8, 0.1]], np.float32)
-    assert route_left(route, 0.0, 0.0) == pytest.approx(9.0)
-    assert route_left(route, 3.0, 4.5) == pytest.approx(0.5 + 4.0, abs=0.01)
-    assert route_left(route[:1], 0.0, 0.0) is None
+    route = [(0, 0, 0), (3, 4, 0), (3, 8, 0), (3, 8, 1), (3, 9, 1)]
+    assert route_left(route, Pose(0.0, 0.0)) == pytest.approx(10.0)  # the stair jump is not driven
+    assert route_left(route, Pose(3.0, 4.5)) == pytest.approx(0.5 + 4.0 + 1.0, abs=0.01)
+    assert route_left(route, Pose(3.0, 9.0, floor=1)) == pytest.approx(0.0)
+    assert route_left(route, Pose(0.0, 0.0, floor=2)) is None
     assert world_fields("multifloor:seed=2,floors=2") == ("multifloor", 2, {"floors": 2})
     assert world_fields("scenes/flat.glb") is None and world_fields("habitat:x.glb") is None
     assert plain_name("cluster/4/0", "site") == "site (not summarised yet)" and plain_name("Kitchen") == "Kitchen"

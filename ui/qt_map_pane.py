@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 __all__ = ["QtMapPane", "LAYERS", "QtGLView", "grid_spacing", "marker_size", "declutter"]
 
 MIN_ELEVATION = 2.0  # degrees: orbiting stops just above the floor
+HIT_MARKER_PX = 18.0  # hit markers' size on screen (pixels), the best hit's larger
+BEST_HIT_MARKER_PX = 28.0
 LAYERS = ("cloud", "graph", "forest", "robot", "hits", "path")
 _LAYER_LABELS = {"cloud": "Cloud", "graph": "Graph", "forest": "Forest", "robot": "Robot", "hits": "Hits",
                  "path": "Path"}
@@ -132,12 +134,15 @@ def _pairs(segments: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.asarray(segments, dtype=np.float32).reshape(-1, 3)[_pair_mask(keep)]
 
 
-def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_steps: int = 12) -> np.ndarray:
+def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_steps: int = 12,
+              obstacles: np.ndarray | None = None) -> np.ndarray:
     """How many steps up each label must move so that no two overlap on screen: ``anchors`` (N, 2)
     pixel positions of the labels' bottom-left corners (y down), ``sizes`` (N, 2) their pixel
     width and height, ``step_px`` (N,) how many pixels one step raises each. Earlier labels keep
-    their place; a later one climbs until it is clear of all placed before it."""
-    placed: list[tuple[float, float, float, float]] = []  # left, top, right, bottom
+    their place; a later one climbs until it is clear of all placed before it and of ``obstacles``
+    (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover, such as hit markers."""
+    placed: list[tuple[float, float, float, float]] = [
+        tuple(float(v) for v in r) for r in (np.zeros((0, 4)) if obstacles is None else obstacles)]
     steps = np.zeros(len(anchors), dtype=np.int32)
     for i, ((x, y), (w, h), step) in enumerate(zip(anchors, sizes, step_px, strict=True)):
         for k in range(max_steps + 1):
@@ -311,6 +316,7 @@ class QtMapPane(QWidget):
                         size=marker_size(5.0, len(g.place_pos)))
             _set_points(objects, g.object_pos[self._on_floor(g.object_pos)], color=OBJECT_COLOUR,
                         size=marker_size(9.0, len(g.object_pos)))
+        relabel = False
         if self._changed("forest", (snap.forest, self.floor)):
             lines, nodes = self.items["forest"]
             f = snap.forest
@@ -318,7 +324,7 @@ class QtMapPane(QWidget):
             _set_lines(lines, f.segments[seg_keep], color=f.segment_colors[seg_keep])
             keep = self._forest_shown(snap, f.positions, f.ids)
             _set_points(nodes, f.positions[keep], color=f.colors[keep], size=marker_size(13.0, len(f.positions)))
-            self._update_labels(snap)
+            relabel = True
         if snap.robot is not None:
             trajectory, heading, robot = self.items["robot"]
             _set_lines(trajectory, snap.robot.trajectory)
@@ -327,11 +333,14 @@ class QtMapPane(QWidget):
         if self._changed("hits", snap.hits):
             lines, hits = self.items["hits"]
             _set_lines(lines, snap.hits.ground)
-            sizes = np.full(len(snap.hits.ids), 18.0, dtype=np.float32)
+            sizes = np.full(len(snap.hits.ids), HIT_MARKER_PX, dtype=np.float32)
             if len(sizes):
-                sizes[0] = 28.0  # the best hit stands out
+                sizes[0] = BEST_HIT_MARKER_PX  # the best hit stands out
             colours = np.tile(np.array([[1.0, 0.92, 0.2, 0.95]], np.float32), (len(sizes), 1))
             _set_points(hits, snap.hits.positions, size=sizes, color=colours)
+            relabel = True  # labels step aside from the new markers
+        if relabel:
+            self._update_labels(snap)
         if self._changed("path", snap.path_version):
             (path,) = self.items["path"]
             _set_lines(path, snap.path)
@@ -367,7 +376,7 @@ class QtMapPane(QWidget):
         shown.sort(key=lambda t: not t[1])  # floor labels first: they keep their place
         lift = 0.3 * snap.forest.dz
         ks = self._label_steps([lab.position for lab, _ in shown], [lab.text for lab, _ in shown],
-                               [bold if f else small for _, f in shown], lift)
+                               [bold if f else small for _, f in shown], lift, self.hit_rects(snap))
         for (lab, is_floor), k in zip(shown, ks, strict=True):
             colour = QColor(235, 210, 255) if is_floor else QColor(200, 220, 255)
             x, y, z = lab.position
@@ -385,8 +394,31 @@ class QtMapPane(QWidget):
         ndc = p[:, :2] / np.where(np.abs(p[:, 3:4]) < 1e-9, 1e-9, p[:, 3:4])
         return np.c_[(ndc[:, 0] + 1) * 0.5 * w, (1 - ndc[:, 1]) * 0.5 * h]
 
-    def _label_steps(self, positions: list, texts: list[str], fonts: list[QFont], lift: float) -> np.ndarray:
-        """How many ``lift`` steps up each label goes so that none collide at the current view."""
+    def hit_rects(self, snap: MapSnapshot) -> np.ndarray:
+        """Pixel rectangles (left, top, right, bottom) of the hit markers at the current view (M, 4)."""
+        pos = np.asarray(snap.hits.positions, dtype=np.float64).reshape(-1, 3)
+        if len(pos) == 0:
+            return np.zeros((0, 4))
+        at = self._project(pos)
+        half = np.full(len(pos), HIT_MARKER_PX / 2 + 2.0)
+        half[0] = BEST_HIT_MARKER_PX / 2 + 2.0
+        return np.c_[at[:, 0] - half, at[:, 1] - half, at[:, 0] + half, at[:, 1] + half]
+
+    def label_rects(self) -> list[tuple[str, np.ndarray]]:
+        """(text, pixel rectangle) of every label drawn, at the current view: their lower-left corner is
+        their anchor (``GLTextItem`` draws text with its baseline at the point)."""
+        out = []
+        for label in self._labels:
+            at = self._project(np.asarray([label.pos], dtype=np.float64))[0]
+            m = QFontMetrics(label.font)
+            w, h = m.horizontalAdvance(label.text) + 4, m.height()
+            out.append((label.text, np.array([at[0], at[1] - h, at[0] + w, at[1]])))
+        return out
+
+    def _label_steps(self, positions: list, texts: list[str], fonts: list[QFont], lift: float,
+                     obstacles: np.ndarray | None = None) -> np.ndarray:
+        """How many ``lift`` steps up each label goes so that none collide, nor cover ``obstacles``
+        (pixel rectangles), at the current view."""
         if not positions:
             return np.zeros(0, dtype=np.int32)
         pts = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
@@ -394,7 +426,7 @@ class QtMapPane(QWidget):
         step = np.abs(at[:, 1] - self._project(pts + [0.0, 0.0, lift])[:, 1])
         sizes = np.array([(QFontMetrics(f).horizontalAdvance(t) + 4, QFontMetrics(f).height())
                           for t, f in zip(texts, fonts, strict=True)], dtype=np.float64)
-        return declutter(at, sizes, step)
+        return declutter(at, sizes, step, max_steps=24, obstacles=obstacles)
 
     # ------------------------------------------------------------------ floors
     def _update_floor_box(self, snap: MapSnapshot) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ui.qt_map_pane import QtMapPane
 
@@ -94,3 +95,49 @@ def test_orbit_stays_above_the_floor(qtbot):
     assert pane.view.opts["elevation"] == MIN_ELEVATION
     pane.view.orbit(0.0, 30.0)
     assert pane.view.opts["elevation"] == MIN_ELEVATION + 30.0
+
+
+@pytest.fixture(scope="module")
+def multifloor_state(tmp_path_factory):
+    """A two-floor world explored for a while (its rooms on both floors labelled)."""
+    from app.progress import CancelToken, drain
+    from ui import jobs
+    from ui.lab_state import LabState
+
+    state = LabState(autosave_dir=tmp_path_factory.mktemp("autosave-mf"))
+    drain(jobs.new_world(state, CancelToken(), "multifloor:seed=2,floors=2"))
+    drain(jobs.explore(state, CancelToken(), 700))
+    yield state
+    state.close()
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_no_hit_marker_sits_under_a_label_on_a_multifloor_map(qtbot, multifloor_state):
+    from app.progress import CancelToken
+    from ui import jobs, services
+
+    state = multifloor_state
+    pane = QtMapPane()
+    qtbot.addWidget(pane)
+    pane.resize(900, 640)
+    pane.set_snapshot(state.map_snapshot(force=True))  # the default view of a new map
+    assert pane.snapshot.forest.floors == 2 and len(pane._labels) >= 3
+    # a real question, then the worst case: a hit at every labelled node, where its label is anchored
+    jobs.ask(state, CancelToken(), services.QueryParams(text="where is the bed?"))
+    real = state.map_snapshot(force=True)
+    tree = real.tree
+    worst = [{"id": lab.id, "level": tree.nodes[lab.id].level, "position": list(tree.nodes[lab.id].position),
+              "score": 1.0} for lab in real.forest.labels if lab.id in tree.nodes]
+    for hits in (state.hits, worst):
+        state.set_query({"hits": hits})
+        snap = state.map_snapshot(force=True)
+        pane.set_snapshot(snap)
+        markers = pane.hit_rects(snap)
+        assert len(markers) == len(hits)
+        covered = [(text, k) for text, rect in pane.label_rects() for k, m in enumerate(markers)
+                   if _overlaps(rect, m)]
+        assert covered == [], covered
+    state.clear_query()

@@ -14,9 +14,10 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QtHelpDialog", "HOW_TO_HTML", "FIRST_HINT", "shortcuts_html", "WINDOW_KEYS"]
+__all__ = ["QtHelpDialog", "HOW_TO_HTML", "FIRST_HINT", "MEMORY_HINT", "shortcuts_html", "WINDOW_KEYS"]
 
 FIRST_HINT = "Press Start to let the robot explore; then ask what it saw in Query (right) and press Go there."
+MEMORY_HINT = "Ask this memory anything in Query (right); its hits light up on the map and in the Forest tree."
 
 HOW_TO_HTML = """
 <h3>Embodied-RAG Lab in five steps</h3>

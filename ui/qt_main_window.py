@@ -42,7 +42,7 @@ from ui.qt_activity import QtActivityLog
 from ui.qt_camera_pane import QtCameraPane
 from ui.qt_controls import QtControlsPane, QtLLMDialog
 from ui.qt_forest_pane import QtForestPane
-from ui.qt_help import FIRST_HINT, HOW_TO_HTML, QtHelpDialog, shortcuts_html
+from ui.qt_help import FIRST_HINT, HOW_TO_HTML, MEMORY_HINT, QtHelpDialog, shortcuts_html
 from ui.qt_map_pane import QtMapPane
 from ui.qt_query_pane import QtQueryPane, QtViewPicker
 from ui.qt_status import QtStatusLine
@@ -275,6 +275,8 @@ class QtMainWindow(QMainWindow):
         if params.text and self.query_pane.text.text() != params.text:
             self.query_pane.text.setText(params.text)  # questions asked from code show like typed ones
         self.query_pane.set_busy(True)
+        if self.controls.first_hint.text() == MEMORY_HINT:
+            self.controls.set_first_hint(None)  # done what it said
         return self._submit("ask", jobs.ask, "asking", exclusive=False, params=params)
 
     def go_to(self, goal: list[float], floor: int | None = None) -> Job | None:
@@ -383,6 +385,8 @@ class QtMainWindow(QMainWindow):
         self.forest_pane.set_tree(None)
         self.map_pane.highlight(None)
         self.controls.show_world(info.scene, info.name)
+        if self.controls.first_hint.text():  # nothing done yet: the lead fits what is open (Start needs a world)
+            self.controls.set_first_hint(FIRST_HINT if info.has_world else MEMORY_HINT)
         self._update_title()
         if info.has_world:
             floors = f", {info.floors} floors" if info.floors > 1 else ""

@@ -140,7 +140,9 @@ def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_s
     pixel positions of the labels' bottom-left corners (y down), ``sizes`` (N, 2) their pixel
     width and height, ``step_px`` (N,) how many pixels one step raises each. Earlier labels keep
     their place; a later one climbs until it is clear of all placed before it and of ``obstacles``
-    (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover, such as hit markers."""
+    (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover, such as hit markers.
+    A label with no clear place within ``max_steps`` gets -1: it is not drawn (a crowd of labels
+    written over each other reads as none)."""
     placed: list[tuple[float, float, float, float]] = [
         tuple(float(v) for v in r) for r in (np.zeros((0, 4)) if obstacles is None else obstacles)]
     steps = np.zeros(len(anchors), dtype=np.int32)
@@ -149,9 +151,11 @@ def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_s
             top = float(y) - float(h) - k * max(float(step), 1.0)
             rect = (float(x), top, float(x) + float(w), top + float(h))
             if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
+                steps[i] = k
+                placed.append(rect)
                 break
-        steps[i] = k
-        placed.append(rect)
+        else:
+            steps[i] = -1
     return steps
 
 
@@ -378,6 +382,8 @@ class QtMapPane(QWidget):
         ks = self._label_steps([lab.position for lab, _ in shown], [lab.text for lab, _ in shown],
                                [bold if f else small for _, f in shown], lift, self.hit_rects(snap))
         for (lab, is_floor), k in zip(shown, ks, strict=True):
+            if k < 0:
+                continue  # no clear place at this view
             colour = QColor(235, 210, 255) if is_floor else QColor(200, 220, 255)
             x, y, z = lab.position
             pos = (x, y, z + int(k) * lift)
@@ -393,6 +399,11 @@ class QtMapPane(QWidget):
         p = np.c_[np.asarray(pts, dtype=np.float64).reshape(-1, 3), np.ones(len(pts))] @ m.T
         ndc = p[:, :2] / np.where(np.abs(p[:, 3:4]) < 1e-9, 1e-9, p[:, 3:4])
         return np.c_[(ndc[:, 0] + 1) * 0.5 * w, (1 - ndc[:, 1]) * 0.5 * h]
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self.snapshot is not None:
+            self._update_labels(self.snapshot)  # labels are placed apart in pixels, at this size
 
     def hit_rects(self, snap: MapSnapshot) -> np.ndarray:
         """Pixel rectangles (left, top, right, bottom) of the hit markers at the current view (M, 4)."""

@@ -84,6 +84,10 @@ def test_floor_filter_and_labels_apart(qtbot, explored_state):
     steps = declutter(np.array([[100.0, 200.0], [110.0, 202.0], [400.0, 200.0]]),
                       np.array([[80.0, 14.0], [80.0, 14.0], [80.0, 14.0]]), np.array([6.0, 6.0, 6.0]))
     assert steps[0] == 0 and steps[2] == 0 and steps[1] * 6.0 >= 14.0 + 2.0
+    # a marker is an obstacle like a placed label; a label with no clear place is not drawn (-1)
+    one = (np.array([[100.0, 200.0]]), np.array([[80.0, 14.0]]), np.array([6.0]))
+    assert declutter(*one, obstacles=np.array([[150.0, 190.0, 170.0, 210.0]]))[0] * 6.0 >= 10.0
+    assert declutter(*one, max_steps=3, obstacles=np.array([[0.0, 0.0, 999.0, 999.0]]))[0] == -1
 
 
 def test_orbit_stays_above_the_floor(qtbot):

@@ -43,7 +43,6 @@ class QtCameraPane(QWidget):
         self.segments_box.toggled.connect(lambda _on: self.set_frame(self.frame))
         top.addWidget(self.segments_box)
         top.addStretch(1)
-        top.addWidget(self.info)
         # live frames: fast scaling (smooth scaling of three views 20 times a second costs the GUI thread)
         self.views = {name: QtImageLabel(f"{name.lower()} view", smooth=False) for name in VIEW_MODES[:3]}
         self.captions = {name: QLabel(name) for name in VIEW_MODES[:3]}
@@ -61,6 +60,7 @@ class QtCameraPane(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(top)
+        lay.addWidget(self.info)  # its own line: beside the view choices the narrow dock cut it ("step 400 · x")
         lay.addLayout(grid, 1)
         self.mode_box.currentTextChanged.connect(self._on_mode_change)
         self.mode_box.setCurrentText("Side by side")

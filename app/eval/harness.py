@@ -1,8 +1,9 @@
 """The headless evaluation harness: worlds x perception modes x bank questions x systems -> tables.
 
 ``evaluate(suite, out_dir, options)`` is a progress generator (the CLI shows a bar with an ETA;
-``launcher.py eval``). One unit of work per world and perception mode (``app.eval.world``):
-explore the world (recording which instances were in view), fill the question bank
+``launcher.py eval``). One unit of work per world and group of perception modes with the same sensors
+(``shared_modes``; ``app.eval.world``): explore the world once (recording which instances were in view)
+feeding each mode's memory, fill the question bank
 (``assets/eval/bank.yaml``, ``app.eval.bank``) of the suite's split from the world, ask every
 question as every system - the ``random`` baseline, ``flat``, ``flat + analysis``,
 ``forest - analysis``, ``forest`` and ``llm`` when configured (``app.eval.ablation``) - score the
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from app.config import LabConfig
+from app.config import LabConfig, with_perception
 from app.eval.ablation import VARIANTS
 from app.eval.metrics import Navigator, llm_calls_of, score_response
 from app.eval.queries import QUERY_TYPES, GroundTruthQuery
@@ -82,9 +83,20 @@ class EvalOptions:
         return tuple(dict.fromkeys(names))
 
 
-def evaluate_world(job: WorldJob, cancel: CancelToken | None = None) -> Generator[Progress, None, WorldResult]:
-    """One world in one perception mode (``app.eval.world.evaluate_world``); yields ``UNITS`` of progress."""
+def evaluate_world(job: WorldJob, cancel: CancelToken | None = None
+                   ) -> Generator[Progress, None, list[WorldResult]]:
+    """One world in the job's perception modes, one result each (``app.eval.world.evaluate_world``); yields
+    ``UNITS`` of progress."""
     return (yield from run_world(job, cancel))
+
+
+def shared_modes(perceptions: Sequence[str], config: LabConfig) -> list[tuple[str, ...]]:
+    """``perceptions`` grouped by the sensors they need: modes of one group share one exploration (``oracle``
+    and ``clip`` see the same noise-free frames; ``geometric`` drives on noisy depth and a drifting pose)."""
+    groups: dict[Any, list[str]] = {}
+    for m in perceptions:
+        groups.setdefault(with_perception(config, m).sim, []).append(m)
+    return [tuple(g) for g in groups.values()]
 
 
 def nav_subset(queries, per_type: int) -> set[str]:
@@ -292,8 +304,9 @@ def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | No
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise EvalError(f"cannot create the output folder {out}: {e.strerror or e}") from None
-    jobs = [WorldJob(k, w, suite, retrievers, opts.config, perception)
-            for k, (perception, w) in enumerate((p, w) for p in suite.perceptions for w in suite.worlds)]
+    jobs = [WorldJob(k, w, suite, retrievers, opts.config, modes[0], modes[1:])
+            for k, (modes, w) in enumerate((g, w) for g in shared_modes(suite.perceptions, opts.config)
+                                           for w in suite.worlds)]
     total = UNITS * len(jobs)
     t0 = time.perf_counter()
     if opts.workers > 1 or opts.ray_address:
@@ -304,7 +317,7 @@ def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | No
             try:
                 p = next(gen)
             except StopIteration as stop:
-                worlds = stop.value
+                worlds = [w for ws in stop.value for w in ws]
                 break
             frac = p.done / total
             yield Progress("eval", p.done, total, f"{p.message} · {_eta(t0, frac)}")
@@ -316,12 +329,12 @@ def evaluate(suite: Suite, out_dir: str | Path | None, options: EvalOptions | No
                 try:
                     p = next(wgen)
                 except StopIteration as stop:
-                    worlds.append(stop.value)
+                    worlds.extend(stop.value)
                     break
                 done = UNITS * job.index + p.done
                 yield Progress("eval", done, total, f"[{job.index + 1}/{len(jobs)}] {p.message} · "
                                                     f"{_eta(t0, done / total)}")
-    worlds.sort(key=lambda w: w.index)
+    worlds.sort(key=lambda w: (suite.perceptions.index(w.perception), w.index))
     result = EvalResult(suite, retrievers, worlds, time.perf_counter() - t0, opts.workers)
     if out is not None:
         yield Progress("eval", total, total, "writing the results")

@@ -34,8 +34,8 @@ _ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM"
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def world_task(job: WorldJob) -> WorldResult:
-    """Evaluate one world (the body of a Ray task; also callable in-process)."""
+def world_task(job: WorldJob) -> list[WorldResult]:
+    """Evaluate one world in the job's perception modes (the body of a Ray task; also callable in-process)."""
     from app.eval.world import evaluate_world
 
     return drain(evaluate_world(job))
@@ -66,7 +66,7 @@ def _failure(job: WorldJob, e: Exception) -> LabError:
 
 
 def run_on_ray(jobs: Sequence[WorldJob], *, workers: int = 2, address: str | None = None,
-               cancel: CancelToken | None = None) -> Generator[Progress, None, list[WorldResult]]:
+               cancel: CancelToken | None = None) -> Generator[Progress, None, list[list[WorldResult]]]:
     """Run ``jobs`` as Ray tasks, longest exploration first; yields ``Progress`` (``UNITS`` per
     finished world), returns the results in job order. Starts (and stops) a local Ray unless one is running or
     ``address`` is set."""

@@ -119,3 +119,8 @@ class WorldJob:
     retrievers: tuple[str, ...]
     config: LabConfig
     perception: str = "oracle"
+    shared: tuple[str, ...] = ()  # more perception modes that ride along on this job's exploration
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return (self.perception, *self.shared)

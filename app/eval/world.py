@@ -1,6 +1,7 @@
 """One world of an evaluation, and the tables: bank questions x baselines and ablations.
 
-``evaluate_world(job)`` (a progress generator; one Ray task per world and perception mode):
+``evaluate_world(job)`` (a progress generator; one Ray task per world and group of perception modes that
+need the same sensors - ``oracle`` and ``clip`` share one exploration, each feeding its own memory):
 
 1. explore the world to completion in a simulator wrapped by ``app.eval.truth.RecordingSimulator``
    (the visibility log: which instances were in view at which step), with the suite's perception
@@ -72,84 +73,131 @@ def _world_config(config: Any, perception: str) -> Any:
     return replace(config, memory=mem)
 
 
-def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Progress, None, Any]:
-    """Explore one world, ask its bank questions as every variant, drive to some answers."""
+def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Progress, None, list[WorldResult]]:
+    """Explore one world once, feeding every perception mode of the job (``job.modes``: modes that share the
+    sensors see the same observations, so they share the exploration); then, per mode, ask its bank questions
+    as every variant and drive to some answers. One ``WorldResult`` per mode."""
     from app.eval.metrics import Navigator
-    from app.query import QueryConfig, QueryEngine
+    from app.priors import pack_for_scene
     from app.session import Session
-    from memory.llm import ChatClient
+    from memory.core import EmbodiedMemory
     from sim.loader import load_scene
     from sim.simulator import make_simulator
 
     suite, world = job.suite, job.world
     t0 = time.perf_counter()
-    config = _world_config(job.config, job.perception)
+    modes = job.modes
+    configs = {m: _world_config(job.config, m) for m in modes}
+    config = configs[modes[0]]
     scene = load_scene(world.spec)
     rec = RecordingSimulator(make_simulator(config.sim, scene))
+    label = f"{world.spec} ({'+'.join(modes)})"
     with Session(scene, config=config, seed=world.seed, simulator=rec) as session:
-        # perception without ground truth sets no instance on its nodes: attribute them on the evaluation's side
-        attribution = TrackAttribution(session.memory) if job.perception == "geometric" else None
-        gen = session.explore(world.steps, cancel, report_every=50)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                summary = stop.value
-                break
-            frac = min(1.0, p.done / max(1, world.steps))
-            yield Progress("explore", int(EXPLORE_SHARE * frac), UNITS,
-                           f"{world.spec} ({job.perception}): exploring, {p.message}")
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        explore_s = time.perf_counter() - t0
-        memory, info = session.memory, scene.info
-        questions = fill_questions(load_bank(suite.bank), info, rec.visibility, split=suite.split,
-                                   seed=suite.query_seed)
-        nav_ids = _nav_subset(questions, suite.nav_per_type)
-        client = ChatClient(config.llm) if config.llm is not None and "llm" in job.retrievers else None
-        engine = QueryEngine(memory, config=QueryConfig(top_k=suite.top_k), llm=client).warm()
-        instance_of = {o.id: o.instance_hint if attribution is None else attribution.instance_of(o.id)
-                       for o in memory.graph.objects()}
-        objects = info.object_table()
-        clear_cache = getattr(memory.text_encoder, "clear_cache", None)
-        records: list[dict[str, Any]] = []
-        total = len(questions) * len(job.retrievers)
-        cache: dict[str, Any] = {}
-        with Navigator(session, max_steps=suite.nav_max_steps) as nav:
-            for variant in job.retrievers:
-                for q in questions:
-                    if cancel is not None and cancel.cancelled:
-                        raise Cancelled()
-                    if clear_cache is not None:  # latencies of a question never asked before
-                        clear_cache()
-                    a = ask(engine, variant, q.text, top_k=suite.top_k, cache=cache)
-                    s = score_answer(q, a.hits, a.text, a.found, instance_of, objects)
-                    r: dict[str, Any] = {
-                        "world": world.spec, "world_index": job.index, "perception": job.perception,
-                        "retriever": variant, "id": q.id, "type": q.type, "intent": q.intent, "split": q.split,
-                        "text": q.text, "top1": s.top1, "topk": s.topk, "top1_exact": s.exact, "found": s.found,
-                        "latency_ms": round(a.latency_ms, 3), "llm_calls": a.llm_calls, "answer": a.text,
-                        "top_hit": a.hits[0].id if a.hits else None, "satisfying": list(q.satisfying), "nav": None}
-                    if q.id in nav_ids:
-                        sat = [objects[i] for i in q.satisfying]
-                        r["nav"] = nav.episode(a.goal, a.goal_floor, sat).to_dict()
-                    records.append(r)
-                    if len(records) % 10 == 0 or len(records) == total:
-                        yield Progress("eval", EXPLORE_SHARE + int((UNITS - EXPLORE_SHARE) * len(records)
-                                                                   / max(1, total)), UNITS,
-                                       f"{world.spec} ({job.perception}): {variant} ({len(records)}/{total})")
-        ep = summary.episode
-        st = memory.stats()
-        seen = rec.visibility.seen
-        stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
-                 "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
-                 "objects_seen": len(seen & set(objects)), "memory_objects": st["objects"],
-                 "world_objects": len(info.objects), "rooms_found": st["rooms"], "world_rooms": len(info.rooms),
-                 "floors": len(info.floors), "queries": len(questions), "navigated": len(nav_ids),
-                 "explore_s": round(explore_s, 1), "eval_s": round(time.perf_counter() - t0 - explore_s, 1)}
-    log.info("evaluated %s (%s): %d questions x %d variants in %.0f s", world.spec, job.perception, len(questions),
-             len(job.retrievers), time.perf_counter() - t0)
-    return WorldResult(job.index, world.spec, info.kind, stats, records, job.perception)
+        memories = {modes[0]: session.memory}
+        try:
+            for m in modes[1:]:  # fed the observations the session's memory gets, in the same order
+                memories[m] = EmbodiedMemory(configs[m].memory, priors=pack_for_scene(scene))
+                memories[m].meta["perception"] = m
+                memories[m].ingest(session.observation)
+            # perception without ground truth sets no instance on its nodes: attribute them on the evaluation's side
+            attributions = {m: TrackAttribution(mem) for m, mem in memories.items() if m == "geometric"}
+            if len(modes) > 1:
+                _tee_ingest(session.memory, [memories[m] for m in modes[1:]])
+            gen = session.explore(world.steps, cancel, report_every=50)
+            while True:
+                try:
+                    p = next(gen)
+                except StopIteration as stop:
+                    summary = stop.value
+                    break
+                frac = min(1.0, p.done / max(1, world.steps))
+                yield Progress("explore", int(EXPLORE_SHARE * frac), UNITS, f"{label}: exploring, {p.message}")
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            explore_s = time.perf_counter() - t0
+            info = scene.info
+            questions = fill_questions(load_bank(suite.bank), info, rec.visibility, split=suite.split,
+                                       seed=suite.query_seed)
+            nav_ids = _nav_subset(questions, suite.nav_per_type)
+            results = []
+            with Navigator(session, max_steps=suite.nav_max_steps) as nav:
+                for k, m in enumerate(modes):
+                    t1 = time.perf_counter()
+                    records = yield from _ask_all(job, m, configs[m], memories[m], attributions.get(m), questions,
+                                                  nav_ids, nav, info, (k, len(modes)), cancel)
+                    st = memories[m].stats()
+                    ep = summary.episode
+                    seen = rec.visibility.seen
+                    stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
+                             "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
+                             "objects_seen": len(seen & set(info.object_table())), "memory_objects": st["objects"],
+                             "world_objects": len(info.objects), "rooms_found": st["rooms"],
+                             "world_rooms": len(info.rooms), "floors": len(info.floors), "queries": len(questions),
+                             "navigated": len(nav_ids), "explore_s": round(explore_s, 1),
+                             "eval_s": round(time.perf_counter() - t1, 1), "shared_with": [x for x in modes if x != m]}
+                    results.append(WorldResult(job.index, world.spec, info.kind, stats, records, m))
+        finally:
+            for m in modes[1:]:
+                if m in memories:
+                    memories[m].close()
+    log.info("evaluated %s: %d questions x %d variants x %d modes in %.0f s", label, len(questions),
+             len(job.retrievers), len(modes), time.perf_counter() - t0)
+    return results
+
+
+def _tee_ingest(memory: Any, others: Sequence[Any]) -> None:
+    """Make ``memory.ingest`` feed each observation to ``others`` too (after ``memory`` itself)."""
+    ingest = memory.ingest
+
+    def tee(obs: Any) -> Any:
+        result = ingest(obs)
+        for o in others:
+            o.ingest(obs)
+        return result
+
+    memory.ingest = tee
+
+
+def _ask_all(job: Any, mode: str, config: Any, memory: Any, attribution: TrackAttribution | None,
+             questions: Sequence[EvalQuestion], nav_ids: set[str], nav: Any, info: Any, part: tuple[int, int],
+             cancel: CancelToken | None) -> Generator[Progress, None, list[dict[str, Any]]]:
+    """Every question as every variant against one mode's memory; records scored against the world."""
+    from app.query import QueryConfig, QueryEngine
+    from memory.llm import ChatClient
+
+    suite, world = job.suite, job.world
+    client = ChatClient(config.llm) if config.llm is not None and "llm" in job.retrievers else None
+    engine = QueryEngine(memory, config=QueryConfig(top_k=suite.top_k), llm=client).warm()
+    instance_of = {o.id: o.instance_hint if attribution is None else attribution.instance_of(o.id)
+                   for o in memory.graph.objects()}
+    objects = info.object_table()
+    clear_cache = getattr(memory.text_encoder, "clear_cache", None)
+    records: list[dict[str, Any]] = []
+    total = len(questions) * len(job.retrievers)
+    cache: dict[str, Any] = {}
+    span = (UNITS - EXPLORE_SHARE) / part[1]
+    for variant in job.retrievers:
+        for q in questions:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            if clear_cache is not None:  # latencies of a question never asked before
+                clear_cache()
+            a = ask(engine, variant, q.text, top_k=suite.top_k, cache=cache)
+            s = score_answer(q, a.hits, a.text, a.found, instance_of, objects)
+            r: dict[str, Any] = {
+                "world": world.spec, "world_index": job.index, "perception": mode,
+                "retriever": variant, "id": q.id, "type": q.type, "intent": q.intent, "split": q.split,
+                "text": q.text, "top1": s.top1, "topk": s.topk, "top1_exact": s.exact, "found": s.found,
+                "latency_ms": round(a.latency_ms, 3), "llm_calls": a.llm_calls, "answer": a.text,
+                "top_hit": a.hits[0].id if a.hits else None, "satisfying": list(q.satisfying), "nav": None}
+            if q.id in nav_ids:
+                sat = [objects[i] for i in q.satisfying]
+                r["nav"] = nav.episode(a.goal, a.goal_floor, sat).to_dict()
+            records.append(r)
+            if len(records) % 10 == 0 or len(records) == total:
+                yield Progress("eval", EXPLORE_SHARE + int(span * (part[0] + len(records) / max(1, total))), UNITS,
+                               f"{world.spec} ({mode}): {variant} ({len(records)}/{total})")
+    return records
 
 
 def _nav_subset(questions: Sequence[EvalQuestion], per_type: int) -> set[str]:

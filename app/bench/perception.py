@@ -12,13 +12,16 @@ answers (instance buffer, object table, true pose); the memory never does.
   segment's best IoU with an instance (``precision_iou``), averaged.
 * **objects** — object nodes against the objects the robot actually saw (instances with at least
   150 pixels in some frame: ``node_ratio``, target 0.8-1.3); each node's instance is the one its
-  segments covered most over the run (segment masks voted per fusion track); ``category_accuracy``
+  segments covered most over the run (``app.eval.truth.TrackAttribution``, as the evaluation
+  attributes them); ``category_accuracy``
   is the share of nodes whose label is that instance's category (the vocabulary is the catalog's
   80 categories; nodes standing for no object count as wrong); ``found`` counts the distinct seen
   objects some node stands for, ``duplicates`` the nodes beyond the first for one object, and
   ``not_an_object`` the nodes made of structure or noise.
-* **rooms** — rooms the forest found against the world's rooms; **drift** — final and largest
-  distance between the believed and the true pose.
+* **rooms** — rooms the forest found against the world's rooms; **answered in the right room** —
+  "where is the <category>?" for each category seen, right when the top hit stands in a room that
+  holds one (``app.eval.truth.answered_in_right_room``); **drift** — final and largest distance
+  between the believed and the true pose.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from app.config import LabConfig, load_lab_config
-from app.eval.truth import MIN_VISIBLE_PIXELS
+from app.eval.truth import MIN_VISIBLE_PIXELS, TrackAttribution, answered_in_right_room
 from app.progress import drain
 from app.session import Session
 from sim.types import Observation
@@ -52,8 +55,6 @@ class PerceptionScore:
     """Ground-truth bookkeeping of one exploration (filled step by step by ``_Recorder``)."""
 
     seen: Counter = field(default_factory=Counter)  # instance -> frames it was in view
-    track_votes: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    node_tracks: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     recall_iou: list[float] = field(default_factory=list)
     precision_iou: list[float] = field(default_factory=list)
     timing: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # segmented frames
@@ -67,6 +68,7 @@ class _Recorder:
     def __init__(self, session: Session, score: PerceptionScore) -> None:
         self.session = session
         self.score = score
+        self.attribution = TrackAttribution(session.memory)  # each node's instance, as the evaluation finds it
         self._ingest = session.memory.ingest
         self._frames = 0
         session.memory.ingest = self  # type: ignore[method-assign]
@@ -91,21 +93,8 @@ class _Recorder:
             for k, v in getattr(perceiver, "timing", {}).items():
                 sc.timing[k].append(float(v))
         labels = getattr(perceiver, "last_labels", None)
-        tracks = getattr(perceiver, "last_tracks", {})
         if labels is None or labels.shape != inst.shape:
             return
-        for seg_label, track in tracks.items():
-            under = inst[labels == seg_label]
-            if under.size:
-                vals, cnt = np.unique(under, return_counts=True)
-                sc.track_votes[track].update({int(v): int(c) for v, c in zip(vals, cnt, strict=True)})
-        for drop, keep in result.percept.merged_tracks:
-            sc.track_votes[keep].update(sc.track_votes.pop(drop, Counter()))
-        for node, s in result.update.sightings:
-            if s.track is not None:
-                sc.node_tracks[node].add(int(s.track))
-        for node in result.update.removed_objects:
-            sc.node_tracks.pop(node, None)
         self._frames += 1
         if self._frames % _IOU_EVERY == 0:
             self._ious(inst, labels, visible)
@@ -135,23 +124,22 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
     score = PerceptionScore()
     t0 = time.perf_counter()
     with Session(spec, config=cfg, seed=seed) as session:
-        _Recorder(session, score)
+        recorder = _Recorder(session, score)
         summary = drain(session.explore(steps))
         info = session.scene.info
         objects = session.memory.graph.objects()
         stats = session.memory.stats()
         perception = session.perception
-    table = info.object_table()
-    seen = {i for i in score.seen if i in table}
+        table = info.object_table()
+        seen = {i for i in score.seen if i in table}
+        rooms = answered_in_right_room(session.memory, info, {table[i].category for i in seen})
+    attribution = recorder.attribution
     correct = junk = 0
     found: Counter = Counter()
     confusions: Counter = Counter()
     for rec in objects:
-        votes: Counter = Counter()
-        for t in score.node_tracks.get(rec.id, ()):
-            votes.update(score.track_votes.get(t, Counter()))
-        votes.pop(0, None)
-        truth = table.get(votes.most_common(1)[0][0]) if votes else None
+        inst = attribution.instance_of(rec.id)
+        truth = table.get(inst) if inst is not None else None
         if truth is None:
             junk += 1
         else:
@@ -174,6 +162,7 @@ def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, 
                     "not_an_object": junk, "category_accuracy": round(correct / max(1, n), 3),
                     "top_confusions": dict(confusions.most_common(5))},
         "rooms": {"found": stats["rooms"], "world": len(info.rooms)},
+        "answered_in_right_room": {k: rooms[k] for k in ("asked", "right_room", "rate", "wrong")},
         "drift_m": {"final": round(score.drift[-1], 3) if score.drift else 0.0,
                     "max": round(max(score.drift), 3) if score.drift else 0.0},
     }

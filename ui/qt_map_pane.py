@@ -138,7 +138,8 @@ def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_s
               obstacles: np.ndarray | None = None) -> np.ndarray:
     """How many steps up each label must move so that no two overlap on screen: ``anchors`` (N, 2)
     pixel positions of the labels' bottom-left corners (y down), ``sizes`` (N, 2) their pixel
-    width and height, ``step_px`` (N,) how many pixels one step raises each. Earlier labels keep
+    width and height, ``step_px`` (N,) how many pixels one step raises each (or (N, max_steps + 1):
+    how many pixels k steps raise it, as perspective has it). Earlier labels keep
     their place; a later one climbs until it is clear of all placed before it and of ``obstacles``
     (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover, such as hit markers.
     A label with no clear place within ``max_steps`` gets -1: it is not drawn (a crowd of labels
@@ -148,7 +149,8 @@ def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_s
     steps = np.zeros(len(anchors), dtype=np.int32)
     for i, ((x, y), (w, h), step) in enumerate(zip(anchors, sizes, step_px, strict=True)):
         for k in range(max_steps + 1):
-            top = float(y) - float(h) - k * max(float(step), 1.0)
+            rise = float(step[k]) if np.ndim(step) else k * max(float(step), 1.0)
+            top = float(y) - float(h) - rise
             rect = (float(x), top, float(x) + float(w), top + float(h))
             if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
                 steps[i] = k
@@ -434,10 +436,15 @@ class QtMapPane(QWidget):
             return np.zeros(0, dtype=np.int32)
         pts = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
         at = self._project(pts)
-        step = np.abs(at[:, 1] - self._project(pts + [0.0, 0.0, lift])[:, 1])
-        sizes = np.array([(QFontMetrics(f).horizontalAdvance(t) + 4, QFontMetrics(f).height())
+        steps = 24
+        # where k lifts put each label on screen (perspective: not k times one lift)
+        ks = np.arange(steps + 1, dtype=np.float64)
+        lifted = (pts[:, None, :] + ks[None, :, None] * np.array([0.0, 0.0, lift])).reshape(-1, 3)
+        rise = np.abs(at[:, 1][:, None] - self._project(lifted)[:, 1].reshape(len(pts), steps + 1))
+        rise = np.maximum(rise, ks[None, :])  # at least a pixel a step, as when looking straight down
+        sizes = np.array([(QFontMetrics(f).horizontalAdvance(t) + 6, QFontMetrics(f).height() + 2)
                           for t, f in zip(texts, fonts, strict=True)], dtype=np.float64)
-        return declutter(at, sizes, step, max_steps=24, obstacles=obstacles)
+        return declutter(at, sizes, rise, max_steps=steps, obstacles=obstacles)
 
     # ------------------------------------------------------------------ floors
     def _update_floor_box(self, snap: MapSnapshot) -> None:

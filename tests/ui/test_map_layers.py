@@ -144,4 +144,6 @@ def test_no_hit_marker_sits_under_a_label_on_a_multifloor_map(qtbot, multifloor_
         covered = [(text, k) for text, rect in pane.label_rects() for k, m in enumerate(markers)
                    if _overlaps(rect, m)]
         assert covered == [], covered
+        rects = [r for _, r in pane.label_rects()]
+        assert not any(_overlaps(a, b) for i, a in enumerate(rects) for b in rects[i + 1:])
     state.clear_query()

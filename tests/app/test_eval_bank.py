@@ -150,10 +150,14 @@ def test_visibility_log_records_instances_with_enough_pixels():
     inst = np.zeros((20, 20), dtype=np.int32)
     inst[:15, :15] = 5  # 225 pixels
     inst[18:, 18:] = 9  # 4 pixels: not seen
-    obs = SimpleNamespace(instance=inst, step=3, pose=Pose(1.0, 2.0))
+    obs = SimpleNamespace(instance=inst, step=3, pose=Pose(1.0, 2.0), true_pose=None)
     rec.reset()
     rec.step(None)
     assert rec.visibility.frames == [(3, frozenset({5})), (3, frozenset({5}))]
+    assert rec.visibility.poses[-1] == (1.0, 2.0, 0)
+    obs = SimpleNamespace(instance=inst, step=4, pose=Pose(1.0, 2.0), true_pose=Pose(1.5, 2.5))  # odometry drifted
+    rec.step(None)
+    assert rec.visibility.poses[-1] == (1.5, 2.5, 0)  # the log keeps where the robot really was
 
 
 def test_global_truth_counts_rooms_and_objects_seen_and_checks_the_answer_exactly():

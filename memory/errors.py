@@ -45,17 +45,15 @@ class LLMError(EmbodiedMemoryError):
     """A chat request to an OpenAI-compatible server failed.
 
     ``url`` is the endpoint that was called, ``status`` the HTTP status when the server answered
-    with one, ``attempts`` how many requests were made before giving up, ``retry_after_s`` the
-    wait a server asked for (HTTP ``Retry-After``).
+    with one, ``attempts`` how many requests were made before giving up (the ``openai`` SDK honours
+    a server's ``Retry-After`` itself).
     """
 
-    def __init__(self, message: str, *, url: str = "", status: int | None = None, attempts: int = 0,
-                 retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str, *, url: str = "", status: int | None = None, attempts: int = 0) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
         self.attempts = attempts
-        self.retry_after_s = retry_after_s
 
 
 class LLMUnavailable(LLMError):

@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+from app.robot.navigation import CLOSEST_FREE_SPOT
+
 __all__ = ["explore_outcome", "nav_outcome", "world_fields", "plain_name", "is_internal_id"]
 
 _ID = re.compile(r"^(cluster|place|obj)/")
@@ -67,7 +69,7 @@ def nav_outcome(result: Any) -> str:
     where = f"{d:.1f} m from the goal" if math.isfinite(d) else "on another floor than the goal"
     if result.success:
         lead = f"Arrived {where}"
-    elif result.stop_reason == "closest free spot":
+    elif result.stop_reason == CLOSEST_FREE_SPOT:
         # the goal is inside or behind something: no free spot within the success radius
         lead = f"Stopped at the closest free spot, {where}"
     else:

@@ -30,12 +30,11 @@ import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.config import LabConfig, load_lab_config
+from app.config import GEOMETRIC_PRESET, LabConfig, load_lab_config
 from app.eval.truth import MIN_VISIBLE_PIXELS, TrackAttribution, answered_in_right_room
 from app.progress import drain
 from app.session import Session
@@ -43,9 +42,8 @@ from sim.types import Observation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_perception_bench", "evaluate_perception", "PerceptionScore", "GEOMETRIC_CONFIG", "BENCH_WORLDS"]
+__all__ = ["run_perception_bench", "evaluate_perception", "PerceptionScore", "BENCH_WORLDS"]
 
-GEOMETRIC_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "configs" / "geometric.yaml"
 BENCH_WORLDS = (("house:seed=3,rooms=6", 1500), ("office:seed=1", 1500))
 _IOU_EVERY = 3  # frames between mask-quality measurements (they cost a few ms each)
 
@@ -120,7 +118,7 @@ class _Recorder:
 
 def evaluate_perception(spec: str, steps: int, config: LabConfig | None = None, *, seed: int = 0) -> dict:
     """Explore ``spec`` for ``steps`` with ``config`` (default: the geometric example config); the figures."""
-    cfg = config or load_lab_config(GEOMETRIC_CONFIG)
+    cfg = config or load_lab_config(GEOMETRIC_PRESET)
     score = PerceptionScore()
     t0 = time.perf_counter()
     with Session(spec, config=cfg, seed=seed) as session:
@@ -174,7 +172,7 @@ def _mean(v: list[float]) -> float:
 
 def run_perception_bench(quick: bool = False) -> dict:
     """The figures of the module docstring on house seed 3 and an office (``quick``: 300 steps each)."""
-    out: dict = {"config": str(GEOMETRIC_CONFIG)}
+    out: dict = {"config": str(GEOMETRIC_PRESET)}
     for spec, steps in BENCH_WORLDS:
         out[spec] = evaluate_perception(spec, 300 if quick else steps)
     return out

@@ -119,6 +119,13 @@ def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Pro
             questions = fill_questions(load_bank(suite.bank), info, rec.visibility, split=suite.split,
                                        seed=suite.query_seed)
             nav_ids = _nav_subset(questions, suite.nav_per_type)
+            ep = summary.episode
+            shared_stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
+                            "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
+                            "objects_seen": len(rec.visibility.seen & set(info.object_table())),
+                            "world_objects": len(info.objects), "world_rooms": len(info.rooms),
+                            "floors": len(info.floors), "queries": len(questions), "navigated": len(nav_ids),
+                            "explore_s": round(explore_s, 1)}
             results = []
             with Navigator(session, max_steps=suite.nav_max_steps) as nav:
                 for k, m in enumerate(modes):
@@ -126,14 +133,7 @@ def evaluate_world(job: Any, cancel: CancelToken | None = None) -> Generator[Pro
                     records = yield from _ask_all(job, m, configs[m], memories[m], attributions.get(m), questions,
                                                   nav_ids, nav, info, (k, len(modes)), cancel)
                     st = memories[m].stats()
-                    ep = summary.episode
-                    seen = rec.visibility.seen
-                    stats = {"steps": ep.steps, "stop_reason": ep.stop_reason,
-                             "coverage": None if ep.coverage is None else round(ep.coverage.total, 4),
-                             "objects_seen": len(seen & set(info.object_table())), "memory_objects": st["objects"],
-                             "world_objects": len(info.objects), "rooms_found": st["rooms"],
-                             "world_rooms": len(info.rooms), "floors": len(info.floors), "queries": len(questions),
-                             "navigated": len(nav_ids), "explore_s": round(explore_s, 1),
+                    stats = {**shared_stats, "memory_objects": st["objects"], "rooms_found": st["rooms"],
                              "eval_s": round(time.perf_counter() - t1, 1), "shared_with": [x for x in modes if x != m]}
                     results.append(WorldResult(job.index, world.spec, info.kind, stats, records, m))
         finally:

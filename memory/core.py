@@ -246,6 +246,7 @@ class EmbodiedMemory:
         for hook in self.checkpoint_hooks:
             hook(s)
         s.checkpoint()
+        self.graph.images_committed(s)
         self._last_checkpoint = time.monotonic()
 
     def _flush_vectors(self, vs: _Vectors, encoder_id: str, modality: str) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -102,6 +103,10 @@ class TopoGraph:
         self._by_label: dict[str, list[str]] = {}
         self._crops: dict[str, np.ndarray] = {}
         self._thumbs: dict[str, np.ndarray] = {}
+        # images known to be in ``_image_sink`` (the arrays themselves: a new crop or thumbnail is a new array)
+        self._image_saved: dict[tuple[str, str], np.ndarray] = {}
+        self._image_written: dict[tuple[str, str], np.ndarray] = {}  # written, not yet committed
+        self._image_sink: weakref.ref | None = None
         self._serial: Counter = Counter()
         self._last_place: str | None = None
         self._track_node: dict[int, str] = {}  # perception's track -> object node (fusing perceivers)
@@ -538,8 +543,25 @@ class TopoGraph:
         for kind in RELATION_KINDS:
             store.replace_edges(kind, self.edge_rows((kind,)))
         if images:
+            same = self._image_sink is not None and self._image_sink() is store
+            self._image_written = {}
             for node_id, kind, im in self.image_rows():
+                if same and self._image_saved.get((node_id, kind)) is im:
+                    continue  # PNG-encoding every image at every checkpoint cost more than the rest of it
                 store.put_image(node_id, kind, im)
+                self._image_written[(node_id, kind)] = im
+
+    def images_committed(self, store: Any) -> None:
+        """``store`` committed what the last ``write_to`` wrote: its next ``write_to`` writes only the images
+        that are new or changed since (called after the store's own checkpoint succeeded)."""
+        if self._image_sink is None or self._image_sink() is not store:
+            self._image_saved = {}
+            self._image_sink = weakref.ref(store)
+        self._image_saved.update(self._image_written)
+        self._image_written = {}
+        live = {(n, k) for n, k, _ in self.image_rows()}
+        for key in [k for k in self._image_saved if k not in live]:
+            del self._image_saved[key]
 
     @classmethod
     def load_from(cls, store: Any, *, config: TopoGraphConfig | None = None, images: bool = True) -> TopoGraph:

@@ -341,3 +341,37 @@ def test_write_to_deletes_fused_objects_from_the_store(tmp_path):
     assert [o.id for o in snap.objects] == ["obj/bed/1"]
     assert all("obj/bed/2" not in (e.src, e.dst) for e in snap.edges)
     assert {e.src for e in snap.edges if e.kind == "sees"} == {"place/1", "place/2", "place/3"}
+
+
+def test_a_checkpoint_writes_only_new_or_changed_images_and_rewrites_after_a_failure(tmp_path, monkeypatch):
+    from memory.store import MemoryStore
+
+    g = TopoGraph()
+    g.add(percept(Pose(0, 0), [sighting("bed", (1, 0, 0.25), (2.0, 1.0, 0.5), pixels=1000)], step=0))
+    written: list[tuple[str, str]] = []
+    real = MemoryStore.put_image
+    monkeypatch.setattr(MemoryStore, "put_image", lambda self, n, k, im: written.append((n, k)) or real(self, n, k, im))
+    with MemoryStore.open(tmp_path / "mem.db") as store:
+        g.write_to(store)
+        store.checkpoint()
+        g.images_committed(store)
+        assert sorted(written) == [("obj/bed/1", "crop"), ("place/1", "thumb")]
+        written.clear()
+        # a new place, and a larger view of the bed (a better crop): only those two are encoded again
+        g.add(percept(Pose(3, 0), [sighting("bed", (1, 0, 0.25), (2.0, 1.0, 0.5), pixels=2000)], step=1))
+        g.write_to(store)
+        assert sorted(written) == [("obj/bed/1", "crop"), ("place/2", "thumb")]
+        written.clear()
+        g.write_to(store)  # the last write was never committed (a failed checkpoint): written again
+        assert sorted(written) == [("obj/bed/1", "crop"), ("place/2", "thumb")]
+        store.checkpoint()
+        g.images_committed(store)
+        written.clear()
+        g.write_to(store)
+        assert written == []
+    with MemoryStore.open(tmp_path / "other.db") as other:  # another store gets every image
+        g.write_to(other)
+        assert len(written) == 3
+    with MemoryStore.open(tmp_path / "mem.db", readonly=True) as store:
+        back = TopoGraph.load_from(store)
+    assert np.array_equal(back.crop("obj/bed/1"), g.crop("obj/bed/1"))

@@ -142,9 +142,9 @@ def pack_from_dict(data: Any, source: str = "prior pack") -> PriorPack:
     """A pack from plain data; unknown keys or wrong shapes raise ``ConfigError`` naming them."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a prior pack is a mapping with keys {', '.join(_KEYS)}")
-    unknown = sorted(set(data) - set(_KEYS))
+    unknown = sorted(map(str, set(data) - set(_KEYS)))
     if unknown:
-        raise ConfigError(f"{source}: unknown keys {', '.join(map(str, unknown))}; valid: {', '.join(_KEYS)}")
+        raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}; valid: {', '.join(_KEYS)}")
     affs = {}
     for k, a in _section(data, "affordances", source).items():
         if not isinstance(a, Mapping) or set(a) - {"say", "things"}:

@@ -281,8 +281,8 @@ def test_modes_that_share_the_sensors_share_one_exploration_with_the_same_result
     from app.eval.suites import SuiteWorld, WorldJob
     from app.eval.world import evaluate_world as run_world
 
-    suite = replace(get_suite("smoke"), worlds=(SuiteWorld(spec="rooms:n=3,seed=1", steps=250),), nav_per_type=1,
-                    nav_max_steps=150)
+    suite = replace(get_suite("smoke"), worlds=(SuiteWorld(spec="rooms:n=3,seed=1", steps=150),), nav_per_type=1,
+                    nav_max_steps=100)
     cfg = EvalOptions().config
     both = drain(run_world(WorldJob(0, suite.worlds[0], suite, ("flat", "forest"), cfg, "oracle", ("clip",))))
     alone = drain(run_world(WorldJob(0, suite.worlds[0], suite, ("flat", "forest"), cfg, "clip")))

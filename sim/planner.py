@@ -344,12 +344,18 @@ class Planner:
         sx, sy = float(start[0]), float(start[1])
         s = self._start_cell(d, floor, sx, sy)
         rows, cols = d.nav.shape
-        comp = d.labels == d.labels[s]  # only the start's component can be reached
-        ii, jj = np.nonzero(comp)
-        i0, i1, j0, j1 = ii.min(), ii.max() + 1, jj.min(), jj.max() + 1
-        nav = comp[i0:i1, j0:j1]
-        mult = d.mult[i0:i1, j0:j1]
         limit = np.inf if max_cost is None else max_cost / d.spec.resolution
+        # every move costs at least its length (mult >= 1), so no cell further than ``limit`` cells
+        # in a straight line can be reached within it: search only that box of the grid
+        b0, b1, c0, c1 = 0, rows, 0, cols
+        if math.isfinite(limit) and self.config.clearance_weight >= 0:
+            r = int(math.ceil(limit)) + 1
+            b0, b1, c0, c1 = max(0, s[0] - r), min(rows, s[0] + r + 1), max(0, s[1] - r), min(cols, s[1] + r + 1)
+        comp = d.labels[b0:b1, c0:c1] == d.labels[s]  # only the start's component can be reached
+        ii, jj = np.nonzero(comp)
+        i0, i1, j0, j1 = ii.min() + b0, ii.max() + 1 + b0, jj.min() + c0, jj.max() + 1 + c0
+        nav = comp[i0 - b0:i1 - b0, j0 - c0:j1 - c0]
+        mult = d.mult[i0:i1, j0:j1]
         dist_w, pred_w = _dijkstra(nav, mult, (s[0] - i0, s[1] - j0), limit)
         dist = np.full((rows, cols), np.inf)
         dist[i0:i1, j0:j1] = dist_w * d.spec.resolution

@@ -143,6 +143,29 @@ def test_cost_field_agrees_with_astar(navmap):
         field.path_to(6.0, 3.0)
 
 
+def test_a_bounded_cost_field_searches_a_box_and_finds_what_the_whole_search_finds():
+    rng = np.random.default_rng(5)
+    free = np.ones((500, 600), bool)
+    free[[0, -1], :] = free[:, [0, -1]] = False
+    for _ in range(60):
+        i, j = rng.integers(5, 470, 2)
+        free[i:i + int(rng.integers(3, 30)), j:j + int(rng.integers(3, 30))] = False
+    nm = NavMap({0: grid_from_free(free)}, (), RADIUS)
+    pl = Planner(nm)
+    start = (12.0, 15.0)
+    whole = pl.cost_field(0, start)
+    for bound in (0.7, 3.0, 8.0):
+        near = pl.cost_field(0, start, max_cost=bound)
+        inside = np.isfinite(near.dist)
+        assert inside.any() and np.all(near.dist[inside] <= bound + 1e-9)
+        assert np.allclose(near.dist[inside], whole.dist[inside])  # the box cut nothing a path within it needs
+        assert np.all(~np.isfinite(whole.dist[~inside]) | (whole.dist[~inside] > bound - 1e-9))
+        ij = np.argwhere(inside)[-1]
+        x, y = nm.floors[0].spec.to_world(ij[0], ij[1])
+        pts = near.path_to(float(x), float(y))
+        assert len(pts) >= 1 and np.hypot(*(pts[0] - np.asarray(start))) < 0.1
+
+
 def test_coarse_guided_search_matches_full_search():
     rng = np.random.default_rng(3)
     free = np.ones((400, 400), bool)

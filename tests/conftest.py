@@ -43,3 +43,17 @@ def house_memory(tmp_path_factory):
     path = tmp_path_factory.mktemp("house") / "house.db"
     summary = _explore_to_file(path, "house:seed=3,rooms=6", 1500)
     return path, summary
+
+
+
+@pytest.fixture(scope="session")
+def multifloor_memory(tmp_path_factory):
+    """``multifloor:seed=2,floors=2`` explored to completion once per test session: (db path, summary).
+
+    Shared by the forest's floor check and the map's label layout; copy the file before writing to it.
+    """
+    path = tmp_path_factory.mktemp("multifloor") / "multifloor.db"
+    from tests.explored_worlds import MULTIFLOOR_SPEC
+
+    summary = _explore_to_file(path, MULTIFLOOR_SPEC, 2500)
+    return path, summary

@@ -21,6 +21,7 @@ from sim.loader import load_scene
 from sim.types import SceneInfo
 
 HOUSE_SPEC = "house:seed=3,rooms=6"
+MULTIFLOOR_SPEC = "multifloor:seed=2,floors=2"  # the root conftest's ``multifloor_memory``
 B99_GML = (Path(__file__).resolve().parent.parent / "assets" / "data" / "embodied-rag-building99"
            / "building99_graph.gml")
 

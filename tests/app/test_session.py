@@ -163,17 +163,17 @@ def test_explore_can_be_cancelled_and_keeps_what_it_saw(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_floor_house_forest_has_exactly_its_floors(tmp_path):
-    spec = "multifloor:seed=2,floors=2"
-    with Session(spec) as s:
-        summary = drain(s.explore(2500))
-        assert summary.episode.coverage.total >= 0.9
-        mem = s.memory
+def test_two_floor_house_forest_has_exactly_its_floors(multifloor_memory):
+    from tests.explored_worlds import MULTIFLOOR_SPEC
+
+    path, summary = multifloor_memory
+    assert summary.episode.coverage.total >= 0.9
+    with EmbodiedMemory.open(path, readonly=True) as mem:
         floors = mem.forest.clusters(3)
         assert sorted(f.floor for f in floors) == [0, 1]
         for f in floors:
             assert {mem.forest.leaf(i).floor for i in mem.forest.leaves_under(f.id)} == {f.floor}
-        info = s.scene.info
+        info = load_scene(MULTIFLOOR_SPEC).info
         purity, recovered = _room_purity(mem, info)
         assert purity >= 0.85
         assert len(recovered) >= len(info.rooms) - 2

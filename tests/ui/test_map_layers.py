@@ -1,6 +1,8 @@
 """The 3D map pane's line layers, offscreen (the items' data, not their pixels: see gl_cases.py)."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -102,15 +104,17 @@ def test_orbit_stays_above_the_floor(qtbot):
 
 
 @pytest.fixture(scope="module")
-def multifloor_state(tmp_path_factory):
-    """A two-floor world explored for a while (its rooms on both floors labelled)."""
+def multifloor_state(tmp_path_factory, multifloor_memory):
+    """The shared explored two-floor world, opened in the app's state (its rooms on both floors labelled)."""
     from app.progress import CancelToken, drain
+    from tests.explored_worlds import MULTIFLOOR_SPEC
     from ui import jobs
     from ui.lab_state import LabState
 
+    copy = tmp_path_factory.mktemp("multifloor-ui") / "multifloor.db"
+    shutil.copy(multifloor_memory[0], copy)
     state = LabState(autosave_dir=tmp_path_factory.mktemp("autosave-mf"))
-    drain(jobs.new_world(state, CancelToken(), "multifloor:seed=2,floors=2"))
-    drain(jobs.explore(state, CancelToken(), 700))
+    drain(jobs.open_memory(state, CancelToken(), str(copy), scene=MULTIFLOOR_SPEC))
     yield state
     state.close()
 

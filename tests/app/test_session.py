@@ -167,7 +167,11 @@ def test_two_floor_house_forest_has_exactly_its_floors(multifloor_memory):
     from tests.explored_worlds import MULTIFLOOR_SPEC
 
     path, summary = multifloor_memory
-    assert summary.episode.coverage.total >= 0.9
+    # the frontier explorer finishes both floors (measured: 97% of 89 m^2 on each floor in 1201 steps; 90% after
+    # 1000 steps); this exploration also stands for the explorer's own two-floor check in tests/sim
+    ep = summary.episode
+    assert ep.stop_reason.startswith("explored") and ep.floors_visited == [0, 1]
+    assert ep.coverage.total >= 0.9 and min(ep.coverage.per_floor.values()) >= 0.85
     with EmbodiedMemory.open(path, readonly=True) as mem:
         floors = mem.forest.clusters(3)
         assert sorted(f.floor for f in floors) == [0, 1]

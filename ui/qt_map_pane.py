@@ -134,23 +134,21 @@ def _pairs(segments: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.asarray(segments, dtype=np.float32).reshape(-1, 3)[_pair_mask(keep)]
 
 
-def declutter(anchors: np.ndarray, sizes: np.ndarray, step_px: np.ndarray, max_steps: int = 12,
+def declutter(anchors: np.ndarray, sizes: np.ndarray, rise_px: np.ndarray,
               obstacles: np.ndarray | None = None) -> np.ndarray:
     """How many steps up each label must move so that no two overlap on screen: ``anchors`` (N, 2)
     pixel positions of the labels' bottom-left corners (y down), ``sizes`` (N, 2) their pixel
-    width and height, ``step_px`` (N,) how many pixels one step raises each (or (N, max_steps + 1):
-    how many pixels k steps raise it, as perspective has it). Earlier labels keep
-    their place; a later one climbs until it is clear of all placed before it and of ``obstacles``
-    (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover, such as hit markers.
-    A label with no clear place within ``max_steps`` gets -1: it is not drawn (a crowd of labels
-    written over each other reads as none)."""
+    width and height, ``rise_px`` (N, K + 1) how many pixels k = 0..K steps raise each (as perspective
+    has it). Earlier labels keep their place; a later one climbs until it is clear of all placed before
+    it and of ``obstacles`` (M, 4) pixel rectangles (left, top, right, bottom) that no label may cover,
+    such as hit markers. A label with no clear place within K steps gets -1: it is not drawn (a crowd of
+    labels written over each other reads as none)."""
     placed: list[tuple[float, float, float, float]] = [
         tuple(float(v) for v in r) for r in (np.zeros((0, 4)) if obstacles is None else obstacles)]
     steps = np.zeros(len(anchors), dtype=np.int32)
-    for i, ((x, y), (w, h), step) in enumerate(zip(anchors, sizes, step_px, strict=True)):
-        for k in range(max_steps + 1):
-            rise = float(step[k]) if np.ndim(step) else k * max(float(step), 1.0)
-            top = float(y) - float(h) - rise
+    for i, ((x, y), (w, h), rise) in enumerate(zip(anchors, sizes, rise_px, strict=True)):
+        for k, up in enumerate(rise):
+            top = float(y) - float(h) - float(up)
             rect = (float(x), top, float(x) + float(w), top + float(h))
             if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
                 steps[i] = k
@@ -444,7 +442,7 @@ class QtMapPane(QWidget):
         rise = np.maximum(rise, ks[None, :])  # at least a pixel a step, as when looking straight down
         sizes = np.array([(QFontMetrics(f).horizontalAdvance(t) + 6, QFontMetrics(f).height() + 2)
                           for t, f in zip(texts, fonts, strict=True)], dtype=np.float64)
-        return declutter(at, sizes, rise, max_steps=steps, obstacles=obstacles)
+        return declutter(at, sizes, rise, obstacles=obstacles)
 
     # ------------------------------------------------------------------ floors
     def _update_floor_box(self, snap: MapSnapshot) -> None:

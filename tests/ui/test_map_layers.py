@@ -83,13 +83,16 @@ def test_floor_filter_and_labels_apart(qtbot, explored_state):
     pane.set_snapshot(snap)  # one floor: no filter to offer
     assert pane.floor_box.isHidden()
     # labels: a later label that would cover an earlier one climbs above it
+    def rise(n: int, k: int = 12) -> np.ndarray:  # 6 pixels a step, steps 0..k, for n labels
+        return np.tile(6.0 * np.arange(k + 1), (n, 1))
+
     steps = declutter(np.array([[100.0, 200.0], [110.0, 202.0], [400.0, 200.0]]),
-                      np.array([[80.0, 14.0], [80.0, 14.0], [80.0, 14.0]]), np.array([6.0, 6.0, 6.0]))
+                      np.array([[80.0, 14.0], [80.0, 14.0], [80.0, 14.0]]), rise(3))
     assert steps[0] == 0 and steps[2] == 0 and steps[1] * 6.0 >= 14.0 + 2.0
     # a marker is an obstacle like a placed label; a label with no clear place is not drawn (-1)
-    one = (np.array([[100.0, 200.0]]), np.array([[80.0, 14.0]]), np.array([6.0]))
-    assert declutter(*one, obstacles=np.array([[150.0, 190.0, 170.0, 210.0]]))[0] * 6.0 >= 10.0
-    assert declutter(*one, max_steps=3, obstacles=np.array([[0.0, 0.0, 999.0, 999.0]]))[0] == -1
+    one = (np.array([[100.0, 200.0]]), np.array([[80.0, 14.0]]))
+    assert declutter(*one, rise(1), obstacles=np.array([[150.0, 190.0, 170.0, 210.0]]))[0] * 6.0 >= 10.0
+    assert declutter(*one, rise(1, 3), obstacles=np.array([[0.0, 0.0, 999.0, 999.0]]))[0] == -1
 
 
 def test_orbit_stays_above_the_floor(qtbot):

@@ -409,8 +409,7 @@ class FrontierExplorer:
         if n == 0:
             return []
         sizes = np.bincount(labels.ravel())
-        reach = np.isfinite(field.dist)
-        ri, rj = np.nonzero(reach)
+        ri, rj = field.reached
         if len(ri) == 0:
             return []
         # a goal is within goal_radius of its frontier cell: the distance transform needs only the reachable
@@ -422,7 +421,7 @@ class FrontierExplorer:
         if not box.any():
             return []
         gap, (fi, fj) = ndimage.distance_transform_edt(~box, return_indices=True)
-        cand = reach[i0:i1, j0:j1] & (gap * res <= cfg.goal_radius)
+        cand = np.isfinite(field.dist[i0:i1, j0:j1]) & (gap * res <= cfg.goal_radius)
         if banned is not None:
             cand &= ~banned[i0:i1, j0:j1]
         bi, bj = np.nonzero(cand)
@@ -461,7 +460,7 @@ class FrontierExplorer:
         count = np.bincount(lab_u, minlength=n + 1)[big]
         centres = list(zip(np.bincount(lab_u, weights=ui, minlength=n + 1)[big] / count,
                            np.bincount(lab_u, weights=uj, minlength=n + 1)[big] / count, strict=True))
-        ri, rj = np.nonzero(np.isfinite(field.dist))
+        ri, rj = field.reached
         ri, rj = ri[::2], rj[::2]  # every other reachable cell is plenty to pick a viewpoint
         if len(ri) == 0:
             return []

@@ -20,6 +20,7 @@ evaluation and for exploration.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 import math
@@ -161,6 +162,11 @@ class CostField:
     start: tuple[float, float]
     _pred: np.ndarray  # flat cell index of each cell's predecessor, -1 at the start / unreachable
     _planner: Planner
+
+    @functools.cached_property
+    def reached(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column indices of the cells with a finite cost (computed once per field)."""
+        return np.nonzero(np.isfinite(self.dist))
 
     def cost_at(self, x: float, y: float) -> float:
         """Path cost (metres, clearance-weighted) to the cell holding (x, y); inf when unreachable."""

@@ -52,8 +52,8 @@ def multifloor_memory(tmp_path_factory):
 
     Shared by the forest's floor check and the map's label layout; copy the file before writing to it.
     """
-    path = tmp_path_factory.mktemp("multifloor") / "multifloor.db"
     from tests.explored_worlds import MULTIFLOOR_SPEC
 
+    path = tmp_path_factory.mktemp("multifloor") / "multifloor.db"
     summary = _explore_to_file(path, MULTIFLOOR_SPEC, 2500)
     return path, summary

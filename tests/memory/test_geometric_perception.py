@@ -342,4 +342,10 @@ def test_fused_category_accuracy_on_a_small_house_stays_above_its_floor():
     # "where is the <category>?" for each category seen, answered in a room that holds one: measured 20 of 28
     # (kitchen things answered in the wrong room); a random room of three would give about a third
     assert r["answered_in_right_room"]["asked"] >= 20 and r["answered_in_right_room"]["rate"] >= 0.6, r
+    # the per-view label check: 35 pure, uncut segments measured, labelled right 0.60 from their own crops
+    # and 0.74 from their instance's whole box (a check that compared the wrong names would give about 0)
+    labels = r["labels"]
+    assert labels["pure_segments"] >= 20, labels
+    assert labels["whole_box_accuracy"] >= 0.5 and 0.3 <= labels["per_view_accuracy"] <= 1.0, labels
+    assert 0.0 <= labels["part_of_object"] <= 1.0, labels
 
